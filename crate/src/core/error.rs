@@ -1,0 +1,134 @@
+//! What can be wrong with an input to the core. Every variant names the problem in words a
+//! person can act on; the server maps these onto cPanel's wording, the wasm glue onto `JsError`.
+
+use std::fmt;
+
+/// A refusal by the core, naming what is wrong with the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The secret was empty (after removing spaces, for typed keys).
+    SecretEmpty,
+    /// The secret holds a character outside the base32 alphabet.
+    SecretChar { ch: char, position: usize },
+    /// The strict validator saw `=` padding, which cPanel refuses.
+    SecretPadding,
+    /// Padding that does not fit the key's length (typed keys only).
+    SecretBadPadding,
+    /// A length that no base32 encoding produces.
+    SecretLength { len: usize },
+    /// The token was empty.
+    TokenEmpty,
+    /// The token was not exactly six characters long.
+    TokenLength { len: usize },
+    /// The token held something other than an ASCII digit.
+    TokenChar { ch: char, position: usize },
+    /// A time before the unix epoch or beyond what a step counter can hold.
+    TimeOutOfRange,
+    /// An `otpauth://` URI that cannot be read.
+    Uri(UriError),
+    /// An issuer that breaks WHM's issuer rules.
+    IssuerTooLong { len: usize },
+    /// An issuer character outside `[ a-zA-Z0-9._-]`.
+    IssuerChar { ch: char },
+    /// The data is too long to fit in a QR code.
+    QrTooLong,
+}
+
+/// What is wrong with an `otpauth://` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UriError {
+    /// It does not start with `otpauth://`.
+    Scheme,
+    /// The type is neither `totp` nor `hotp`.
+    Type(String),
+    /// There is no label (account name) after the type.
+    NoLabel,
+    /// The `secret` parameter is missing.
+    NoSecret,
+    /// A `%` escape that is not two hex digits, or bytes that are not UTF-8.
+    Encoding,
+    /// A parameter with a value that cannot be used.
+    Param { name: &'static str, value: String },
+    /// A `hotp` URI without its `counter`.
+    NoCounter,
+    /// The secret parameter is not a valid key.
+    Secret(Box<Error>),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::SecretEmpty => f.write_str("The secret is empty."),
+            Error::SecretChar { ch, position } => write!(
+                f,
+                "The secret contains “{}” at position {}; only the letters A-Z and the digits 2-7 are allowed.",
+                ch.escape_debug(),
+                position + 1
+            ),
+            Error::SecretPadding => {
+                f.write_str("The secret must not contain “=” padding.")
+            }
+            Error::SecretBadPadding => f.write_str(
+                "The secret’s “=” padding does not match its length.",
+            ),
+            Error::SecretLength { len } => write!(
+                f,
+                "The secret has {len} characters, which is not a valid base32 length; check for a missing or extra character."
+            ),
+            Error::TokenEmpty => f.write_str("No security code specified."),
+            Error::TokenLength { len } => write!(
+                f,
+                "The security code must be exactly 6 digits; {len} characters were given."
+            ),
+            Error::TokenChar { ch, position } => write!(
+                f,
+                "The security code must contain only digits; “{}” was found at position {}.",
+                ch.escape_debug(),
+                position + 1
+            ),
+            Error::TimeOutOfRange => f.write_str("The time is out of range."),
+            Error::Uri(e) => write!(f, "Invalid otpauth URI: {e}"),
+            Error::IssuerTooLong { len } => write!(
+                f,
+                "The issuer has {len} characters; it must be at most 32."
+            ),
+            Error::IssuerChar { ch } => write!(
+                f,
+                "The issuer contains “{}”; it can only use spaces and the following characters: a-z, A-Z, 0-9, ., _, -",
+                ch.escape_debug()
+            ),
+            Error::QrTooLong => f.write_str("The text is too long to fit in a QR code."),
+        }
+    }
+}
+
+impl fmt::Display for UriError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UriError::Scheme => f.write_str("it must start with “otpauth://”."),
+            UriError::Type(t) => write!(
+                f,
+                "the type “{}” is not supported; use “totp” or “hotp”.",
+                t.escape_debug()
+            ),
+            UriError::NoLabel => f.write_str("the account name (label) is missing."),
+            UriError::NoSecret => f.write_str("the “secret” parameter is missing."),
+            UriError::Encoding => f.write_str("it contains a malformed %-escape or invalid UTF-8."),
+            UriError::Param { name, value } => write!(
+                f,
+                "the “{name}” parameter has an unusable value “{}”.",
+                value.escape_debug()
+            ),
+            UriError::NoCounter => f.write_str("a “hotp” URI needs a “counter” parameter."),
+            UriError::Secret(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<UriError> for Error {
+    fn from(e: UriError) -> Self {
+        Error::Uri(e)
+    }
+}

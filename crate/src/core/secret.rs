@@ -1,0 +1,290 @@
+//! The shared TOTP secret: cPanel's base32 text and the key bytes it stands for.
+//!
+//! Owns generation (10 random bytes in, 16 characters of `A-Z2-7` out, as cPanel does), the
+//! strict validator the API uses, and the lenient parser for keys that people type. It must never
+//! print a secret: `Debug` is redacted and there is no `Display`.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use data_encoding::{Encoding, Specification, BASE32_NOPAD};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::Error;
+
+/// How many random bytes make a cPanel secret (80 bits, 16 base32 characters).
+pub const RANDOM_BYTES: usize = 10;
+
+const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A TOTP secret. Keeps the text exactly as it was accepted (cPanel stores lowercase input as
+/// given) and the decoded key. Both are wiped from memory on drop.
+#[derive(Clone)]
+pub struct Secret {
+    text: Zeroizing<String>,
+    key: Zeroizing<Vec<u8>>,
+}
+
+impl Secret {
+    /// A new cPanel-style secret from [`RANDOM_BYTES`] bytes of randomness supplied by the caller.
+    pub fn from_random_bytes(bytes: &[u8; RANDOM_BYTES]) -> Secret {
+        Secret {
+            text: Zeroizing::new(BASE32_NOPAD.encode(bytes)),
+            key: Zeroizing::new(bytes.to_vec()),
+        }
+    }
+
+    /// The strict validator used by the API, as cPanel's: any unpadded base32 made of
+    /// `[A-Za-z2-7]` whose length base32 can produce. The text is kept exactly as given.
+    pub fn parse(text: &str) -> Result<Secret, Error> {
+        if text.is_empty() {
+            return Err(Error::SecretEmpty);
+        }
+        for (position, ch) in text.chars().enumerate() {
+            if ch == '=' {
+                return Err(Error::SecretPadding);
+            }
+            if !is_base32_char(ch) {
+                return Err(Error::SecretChar { ch, position });
+            }
+        }
+        let key = decode(text)?;
+        Ok(Secret {
+            text: Zeroizing::new(text.to_owned()),
+            key,
+        })
+    }
+
+    /// The lenient parser for keys that people type or paste: lowercase, spaces, tabs and
+    /// hyphens are fine, and so is `=` padding of the right length. The kept text is the
+    /// canonical form: uppercase, unpadded, no separators.
+    pub fn parse_typed(text: &str) -> Result<Secret, Error> {
+        let mut canonical = Zeroizing::new(String::with_capacity(text.len()));
+        let mut padding = 0usize;
+        for (position, ch) in text.chars().enumerate() {
+            match ch {
+                ' ' | '\t' | '-' | '\u{a0}' => {}
+                '=' => padding += 1,
+                _ if padding > 0 => return Err(Error::SecretBadPadding),
+                _ if is_base32_char(ch) => canonical.push(ch.to_ascii_uppercase()),
+                _ => return Err(Error::SecretChar { ch, position }),
+            }
+        }
+        if canonical.is_empty() {
+            return Err(Error::SecretEmpty);
+        }
+        if padding > 0 && padding != expected_padding(canonical.len()) {
+            return Err(Error::SecretBadPadding);
+        }
+        let key = decode(&canonical)?;
+        Ok(Secret {
+            text: canonical,
+            key,
+        })
+    }
+
+    /// The secret's text, for storage and for the otpauth URI. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The decoded key bytes that HMAC uses.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The text in upper case, in groups of four separated by spaces, for people to type.
+    pub fn grouped(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + self.text.len() / 4);
+        for (i, ch) in self.text.chars().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                out.push(' ');
+            }
+            out.push(ch.to_ascii_uppercase());
+        }
+        out
+    }
+
+    /// Compares two secrets' texts in constant time.
+    pub fn ct_eq(&self, other: &Secret) -> bool {
+        self.text.as_bytes().ct_eq(other.text.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn is_base32_char(ch: char) -> bool {
+    ch.is_ascii_alphabetic() || ('2'..='7').contains(&ch)
+}
+
+/// The `=` count that RFC 4648 padding adds to an unpadded text of this length.
+fn expected_padding(len: usize) -> usize {
+    match len % 8 {
+        2 => 6,
+        4 => 4,
+        5 => 3,
+        7 => 1,
+        _ => 0,
+    }
+}
+
+/// Base32 as cPanel reads it: either case, and the unused low bits of the last character are
+/// ignored rather than refused (authenticator apps do the same).
+fn encoding() -> &'static Encoding {
+    static FALLBACK: Encoding = BASE32_NOPAD;
+    static ENCODING: OnceLock<Option<Encoding>> = OnceLock::new();
+    ENCODING
+        .get_or_init(|| {
+            let mut spec = Specification::new();
+            spec.symbols.push_str(ALPHABET);
+            spec.translate.from.push_str("abcdefghijklmnopqrstuvwxyz");
+            spec.translate.to.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+            spec.check_trailing_bits = false;
+            spec.encoding().ok()
+        })
+        .as_ref()
+        .unwrap_or(&FALLBACK)
+}
+
+fn decode(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if matches!(text.len() % 8, 1 | 3 | 6) {
+        return Err(Error::SecretLength { len: text.len() });
+    }
+    encoding()
+        .decode(text.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| Error::SecretLength { len: text.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_sixteen_base32_characters_from_ten_bytes() {
+        let s = Secret::from_random_bytes(&[0u8; 10]);
+        assert_eq!(s.expose(), "AAAAAAAAAAAAAAAA");
+        let s = Secret::from_random_bytes(&[0xff; 10]);
+        assert_eq!(s.expose(), "7777777777777777");
+        // "Hello!\xde\xad\xbe\xef" is RFC 6238's classic JBSWY3DPEHPK3PXP.
+        let s = Secret::from_random_bytes(b"Hello!\xde\xad\xbe\xef");
+        assert_eq!(s.expose(), "JBSWY3DPEHPK3PXP");
+        assert_eq!(s.key(), b"Hello!\xde\xad\xbe\xef");
+        for b in 0..=255u8 {
+            let s = Secret::from_random_bytes(&[b; 10]);
+            assert_eq!(s.expose().len(), 16);
+            assert!(s.expose().chars().all(|c| ALPHABET.contains(c)));
+        }
+    }
+
+    #[test]
+    fn strict_parser_accepts_cpanel_secrets_and_keeps_case() {
+        for ok in [
+            "JBSWY3DPEHPK3PXP",
+            "S3I4WUY7MTHRMMWN",
+            "WJ73QJSKZBXCFIPZ",
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        ] {
+            assert_eq!(
+                Secret::parse(ok).map(|s| s.expose().to_owned()),
+                Ok(ok.to_owned())
+            );
+        }
+        let lower = Secret::parse("jbswy3dpehpk3pxp").unwrap();
+        assert_eq!(lower.expose(), "jbswy3dpehpk3pxp");
+        assert_eq!(
+            lower.key(),
+            Secret::parse("JBSWY3DPEHPK3PXP").unwrap().key()
+        );
+        // Lengths other than 16 are valid base32 too (cPanel does not enforce 16).
+        assert_eq!(Secret::parse("MZXQ").unwrap().key(), b"fo");
+        assert_eq!(Secret::parse("MZXW6YQ").unwrap().key(), b"foob");
+    }
+
+    #[test]
+    fn strict_parser_names_what_is_wrong() {
+        assert_eq!(Secret::parse("").unwrap_err(), Error::SecretEmpty);
+        assert_eq!(
+            Secret::parse("JBSWY3DPEHPK3PX=").unwrap_err(),
+            Error::SecretPadding
+        );
+        assert_eq!(
+            Secret::parse("JBSWY3DPEHPK3PX1").unwrap_err(),
+            Error::SecretChar {
+                ch: '1',
+                position: 15
+            }
+        );
+        assert_eq!(
+            Secret::parse("JBSW Y3DP").unwrap_err(),
+            Error::SecretChar {
+                ch: ' ',
+                position: 4
+            }
+        );
+        assert_eq!(
+            Secret::parse("ÄBSWY3DPEHPK3PXP").unwrap_err(),
+            Error::SecretChar {
+                ch: 'Ä',
+                position: 0
+            }
+        );
+        assert_eq!(
+            Secret::parse("ABC").unwrap_err(),
+            Error::SecretLength { len: 3 }
+        );
+        assert_eq!(
+            Secret::parse("A").unwrap_err(),
+            Error::SecretLength { len: 1 }
+        );
+        let msg = Secret::parse("JBSWY3DPEHPK3PX1").unwrap_err().to_string();
+        assert!(msg.contains("“1”") && msg.contains("position 16"), "{msg}");
+    }
+
+    #[test]
+    fn typed_parser_tolerates_what_people_type() {
+        let want = Secret::parse("JBSWY3DPEHPK3PXP").unwrap();
+        for typed in [
+            "jbsw y3dp ehpk 3pxp",
+            "JBSW-Y3DP-EHPK-3PXP",
+            " JBSWY3DPEHPK3PXP\t",
+            "jbswy3dpehpk3pxp",
+        ] {
+            let got = Secret::parse_typed(typed).unwrap();
+            assert_eq!(got.expose(), "JBSWY3DPEHPK3PXP", "{typed}");
+            assert!(got.ct_eq(&want));
+        }
+        // Correct padding: "MZXW6YQ" (7 chars) takes one "=".
+        assert_eq!(Secret::parse_typed("MZXW6YQ=").unwrap().key(), b"foob");
+        assert_eq!(Secret::parse_typed("mzxq====").unwrap().key(), b"fo");
+        assert_eq!(
+            Secret::parse_typed("MZXW6YQ==").unwrap_err(),
+            Error::SecretBadPadding
+        );
+        assert_eq!(
+            Secret::parse_typed("MZ=XW6YQ").unwrap_err(),
+            Error::SecretBadPadding
+        );
+        assert_eq!(Secret::parse_typed("  - ").unwrap_err(), Error::SecretEmpty);
+        assert_eq!(
+            Secret::parse_typed("JBSW 8DP").unwrap_err(),
+            Error::SecretChar {
+                ch: '8',
+                position: 5
+            }
+        );
+    }
+
+    #[test]
+    fn grouped_and_debug() {
+        let s = Secret::parse("jbswy3dpehpk3pxp").unwrap();
+        assert_eq!(s.grouped(), "JBSW Y3DP EHPK 3PXP");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        assert!(!format!("{s:?}").contains("JBSW"));
+    }
+}

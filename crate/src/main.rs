@@ -1,0 +1,2 @@
+//! The `tfa` binary (feature `server`).
+fn main() {}

@@ -1,0 +1,1 @@
+//! The cPanel-compatible HTTP server (feature `server`).

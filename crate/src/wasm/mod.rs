@@ -1,0 +1,203 @@
+//! The `#[wasm_bindgen]` exports the enrollment page needs: thin glue that converts between JS
+//! and the pure core. No TOTP maths here. Every export returns `Result<_, JsError>` with a
+//! message a person can read; no input may panic the module.
+
+mod browser;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::core::{self, otpauth, totp, OtpAuth, Rejection, Secret};
+
+fn js_err(e: core::Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Unix seconds from JS: a finite, non-negative number of seconds (fractions are dropped).
+fn unix_secs(value: f64) -> Result<u64, JsError> {
+    if value.is_finite() && value >= 0.0 && value < 1.0e15 {
+        Ok(value as u64)
+    } else {
+        Err(js_err(core::Error::TimeOutOfRange))
+    }
+}
+
+fn strict_secret(secret: &str) -> Result<Secret, JsError> {
+    Secret::parse(secret).map_err(js_err)
+}
+
+/// The browser clock, in unix seconds.
+#[wasm_bindgen(js_name = nowSecs)]
+pub fn now_secs() -> f64 {
+    browser::now_secs()
+}
+
+/// A new 16-character cPanel-style secret from `crypto.getRandomValues`.
+#[wasm_bindgen(js_name = newSecret)]
+pub fn new_secret() -> Result<String, JsError> {
+    let mut bytes = zeroize::Zeroizing::new([0u8; core::secret::RANDOM_BYTES]);
+    browser::random_bytes(bytes.as_mut())
+        .map_err(|_| JsError::new("The browser could not provide random numbers."))?;
+    Ok(Secret::from_random_bytes(&bytes).expose().to_owned())
+}
+
+/// Builds the otpauth URI exactly as cPanel does.
+#[wasm_bindgen(js_name = buildOtpauth)]
+pub fn build_otpauth(issuer: &str, account: &str, secret: &str) -> Result<String, JsError> {
+    Ok(otpauth::build_uri(issuer, account, &strict_secret(secret)?))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ParsedUri {
+    kind: &'static str,
+    issuer: Option<String>,
+    label_issuer: Option<String>,
+    issuer_param: Option<String>,
+    account: String,
+    secret: String,
+    algorithm: &'static str,
+    digits: u32,
+    period: u64,
+    counter: Option<u64>,
+}
+
+/// Parses an otpauth URI tolerantly into
+/// `{kind, issuer, labelIssuer, issuerParam, account, secret, algorithm, digits, period, counter}`.
+#[wasm_bindgen(js_name = parseOtpauth)]
+pub fn parse_otpauth(uri: &str) -> Result<JsValue, JsError> {
+    let p = OtpAuth::parse(uri).map_err(js_err)?;
+    to_js(&ParsedUri {
+        kind: match p.kind {
+            otpauth::Kind::Totp => "totp",
+            otpauth::Kind::Hotp => "hotp",
+        },
+        issuer: p.issuer().map(str::to_owned),
+        label_issuer: p.label_issuer.clone(),
+        issuer_param: p.issuer_param.clone(),
+        account: p.account.clone(),
+        secret: p.secret.expose().to_owned(),
+        algorithm: p.algorithm.as_str(),
+        digits: p.digits,
+        period: p.period,
+        counter: p.counter,
+    })
+}
+
+/// The QR code of `text` as an SVG string.
+#[wasm_bindgen(js_name = qrSvg)]
+pub fn qr_svg(text: &str) -> Result<String, JsError> {
+    core::qr_svg(text).map_err(js_err)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrentCode {
+    code: String,
+    seconds_left: u64,
+    step: u64,
+}
+
+/// `{code, secondsLeft, step}` for `secret` at `unix_secs`.
+#[wasm_bindgen(js_name = currentCode)]
+pub fn current_code(secret: &str, unix_secs_now: f64) -> Result<JsValue, JsError> {
+    let secret = strict_secret(secret)?;
+    let now = unix_secs(unix_secs_now)?;
+    to_js(&CurrentCode {
+        code: totp::code_at(&secret, now),
+        seconds_left: totp::seconds_left(now),
+        step: totp::step_at(now),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Verdict {
+    ok: bool,
+    step: Option<u64>,
+    reason: Option<&'static str>,
+    message: Option<String>,
+}
+
+/// Checks a code. Returns `{ok, step, reason, message}` where `reason` is `"invalid"`,
+/// `"replayed"` or `"malformed"`. A bad secret or time is a `JsError`.
+/// `window` defaults to ±1 step; `last_step` is the last accepted step, if any.
+#[wasm_bindgen(js_name = verifyCode)]
+pub fn verify_code(
+    secret: &str,
+    token: &str,
+    unix_secs_now: f64,
+    window: Option<u32>,
+    last_step: Option<f64>,
+) -> Result<JsValue, JsError> {
+    let secret = strict_secret(secret)?;
+    let now = unix_secs(unix_secs_now)?;
+    let last = last_step.map(unix_secs).transpose()?;
+    let window = window.map_or(totp::DEFAULT_WINDOW, u64::from);
+    let verdict = match totp::verify(&secret, token, now, window, last) {
+        Ok(step) => Verdict {
+            ok: true,
+            step: Some(step),
+            reason: None,
+            message: None,
+        },
+        Err(Rejection::Invalid) => Verdict {
+            ok: false,
+            step: None,
+            reason: Some("invalid"),
+            message: Some("The security code is invalid.".to_owned()),
+        },
+        Err(Rejection::Replayed { step }) => Verdict {
+            ok: false,
+            step: Some(step),
+            reason: Some("replayed"),
+            message: Some("This code was already used; wait for the next one.".to_owned()),
+        },
+        Err(Rejection::Malformed(e)) => Verdict {
+            ok: false,
+            step: None,
+            reason: Some("malformed"),
+            message: Some(e.to_string()),
+        },
+    };
+    to_js(&verdict)
+}
+
+/// The step offset (positive: the phone is ahead) at which `token` would match within
+/// ±`max_steps` (default 20, ±10 minutes), or `undefined`.
+#[wasm_bindgen(js_name = findDrift)]
+pub fn find_drift(
+    secret: &str,
+    token: &str,
+    unix_secs_now: f64,
+    max_steps: Option<u32>,
+) -> Result<Option<i32>, JsError> {
+    let secret = strict_secret(secret)?;
+    let now = unix_secs(unix_secs_now)?;
+    let max = max_steps.map_or(totp::DRIFT_SEARCH_STEPS, u64::from);
+    Ok(totp::find_drift(&secret, token, now, max).and_then(|d| i32::try_from(d).ok()))
+}
+
+/// Removes spaces and hyphens from a typed or pasted code ("123 456" becomes "123456").
+#[wasm_bindgen(js_name = cleanToken)]
+pub fn clean_token(typed: &str) -> String {
+    totp::clean_typed_token(typed)
+}
+
+/// The key in groups of four, upper case, for people to read and type.
+#[wasm_bindgen(js_name = groupSecret)]
+pub fn group_secret(secret: &str) -> Result<String, JsError> {
+    Ok(Secret::parse_typed(secret).map_err(js_err)?.grouped())
+}
+
+/// Normalises an issuer by WHM's rules; `undefined` means "clear it".
+#[wasm_bindgen(js_name = normalizeIssuer)]
+pub fn normalize_issuer(issuer: &str) -> Result<Option<String>, JsError> {
+    core::normalize_issuer(issuer).map_err(js_err)
+}

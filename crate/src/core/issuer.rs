@@ -35,6 +35,9 @@ fn is_issuer_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The same tests run in the browser under `wasm-pack test`.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn accepts_whm_issuers() {

@@ -19,3 +19,6 @@ pub use otpauth::{build_uri, OtpAuth};
 pub use qr::qr_svg;
 pub use secret::Secret;
 pub use totp::{Rejection, Token};
+
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

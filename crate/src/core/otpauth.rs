@@ -222,7 +222,10 @@ fn decode_component(raw: &str) -> Result<String, UriError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The same tests run in the browser under `wasm-pack test`.
     use crate::core::vectors::CPANEL_URIS;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn builds_the_spec_examples_byte_for_byte() {

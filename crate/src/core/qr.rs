@@ -25,6 +25,9 @@ pub fn qr_svg(text: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The same tests run in the browser under `wasm-pack test`.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn too_long_is_an_error_not_a_panic() {

@@ -164,6 +164,9 @@ fn decode(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The same tests run in the browser under `wasm-pack test`.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn generates_sixteen_base32_characters_from_ten_bytes() {

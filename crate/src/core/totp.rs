@@ -189,7 +189,10 @@ pub fn find_drift(secret: &Secret, token: &str, unix_secs: u64, max_steps: u64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The same tests run in the browser under `wasm-pack test`.
     use crate::core::vectors::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -2,7 +2,8 @@
 //!
 //! - `setup`: installs what is missing, idempotently (wasm32 target, wasm-pack and
 //!   wasm-bindgen-cli at the versions pinned in wasm-pack.toml, Debian's chromium,
-//!   chromium-driver, binaryen and oathtool, and the webdriver.json root's Chromium needs).
+//!   chromium-driver, binaryen and oathtool, axe-core from npm, and the webdriver.json root's
+//!   Chromium needs).
 //!   Quiet and quick when nothing is missing.
 //! - `build-www`: builds the wasm package into www/pkg.
 //! - `serve [ARGS...]`: the main job: set-up, page, then `tfa serve` on 127.0.0.1.
@@ -152,7 +153,28 @@ impl Ctx {
             &self.cfg.tools.wasm_bindgen,
         )?;
         self.ensure_apt()?;
+        self.ensure_npm()?;
         self.ensure_webdriver_json()
+    }
+
+    /// axe-core, for the end-to-end accessibility check, from tests/package-lock.json.
+    fn ensure_npm(&self) -> Result {
+        if self
+            .root
+            .join("tests/node_modules/axe-core/axe.min.js")
+            .exists()
+        {
+            return Ok(());
+        }
+        println!("setup: installing axe-core from npm (tests/package-lock.json)");
+        run(self.cmd("npm").args([
+            "ci",
+            "--prefix",
+            "tests",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]))
     }
 
     /// wasm-pack.toml's wasm-bindgen pin must equal Cargo.lock's, or wasm-pack would refuse

@@ -21,7 +21,7 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
 
 /// Unix seconds from JS: a finite, non-negative number of seconds (fractions are dropped).
 fn unix_secs(value: f64) -> Result<u64, JsError> {
-    if value.is_finite() && value >= 0.0 && value < 1.0e15 {
+    if value.is_finite() && (0.0..1.0e15).contains(&value) {
         Ok(value as u64)
     } else {
         Err(js_err(core::Error::TimeOutOfRange))

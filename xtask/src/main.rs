@@ -2,9 +2,8 @@
 //!
 //! - `setup`: installs what is missing, idempotently (wasm32 target, wasm-pack and
 //!   wasm-bindgen-cli at the versions pinned in wasm-pack.toml, Debian's chromium,
-//!   chromium-driver, binaryen and oathtool, axe-core from npm, and the webdriver.json root's
-//!   Chromium needs).
-//!   Quiet and quick when nothing is missing.
+//!   chromium-driver and oathtool, binaryen's wasm-opt and axe-core from npm, and the
+//!   webdriver.json root's Chromium needs). Quiet and quick when nothing is missing.
 //! - `build-www`: builds the wasm package into www/pkg.
 //! - `serve [ARGS...]`: the main job: set-up, page, then `tfa serve` on 127.0.0.1.
 //! - `test`: every tier: hygiene (fmt, clippy on both targets, the wasm dependency tree),
@@ -67,7 +66,6 @@ struct SizeCfg {
 const APT: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
-    ("binaryen", "/usr/bin/wasm-opt"),
     ("oathtool", "/usr/bin/oathtool"),
 ];
 
@@ -157,24 +155,38 @@ impl Ctx {
         self.ensure_webdriver_json()
     }
 
-    /// axe-core, for the end-to-end accessibility check, from tests/package-lock.json.
+    /// npm packages, each from its package-lock.json: binaryen's wasm-opt for the build
+    /// (xtask/), axe-core for the end-to-end accessibility check (tests/).
     fn ensure_npm(&self) -> Result {
-        if self
-            .root
-            .join("tests/node_modules/axe-core/axe.min.js")
-            .exists()
-        {
-            return Ok(());
+        for (dir, marker) in [
+            ("xtask", "node_modules/.bin/wasm-opt"),
+            ("tests", "node_modules/axe-core/axe.min.js"),
+        ] {
+            if self.root.join(dir).join(marker).exists() {
+                continue;
+            }
+            println!("setup: installing {dir}/package-lock.json from npm");
+            run(self.cmd("npm").args([
+                "ci",
+                "--prefix",
+                dir,
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ]))?;
         }
-        println!("setup: installing axe-core from npm (tests/package-lock.json)");
-        run(self.cmd("npm").args([
-            "ci",
-            "--prefix",
-            "tests",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]))
+        Ok(())
+    }
+
+    /// PATH with xtask/node_modules/.bin first, so wasm-pack runs binaryen's current wasm-opt.
+    /// Debian's binaryen 108 exports the wrong table for wasm-bindgen's externref table
+    /// (`table[0]` instead of `table[1]`), and the page's module then fails to start.
+    fn tool_path(&self) -> std::ffi::OsString {
+        let mut paths = vec![self.root.join("xtask/node_modules/.bin")];
+        if let Some(p) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&p));
+        }
+        std::env::join_paths(paths).unwrap_or_default()
     }
 
     /// wasm-pack.toml's wasm-bindgen pin must equal Cargo.lock's, or wasm-pack would refuse
@@ -308,7 +320,7 @@ impl Ctx {
 
     fn build_www(&self) -> Result {
         let b = &self.cfg.build;
-        run(self.cmd("wasm-pack").args([
+        run(self.cmd("wasm-pack").env("PATH", self.tool_path()).args([
             "--quiet",
             "build",
             b.krate.as_str(),
@@ -428,6 +440,10 @@ impl Ctx {
                     .args(["test", "-p", "tfa", "--all-features"]),
             )?,
         );
+        tally.add(
+            "xtask",
+            run_counting(self.cmd("cargo").args(["test", "-p", "xtask"]))?,
+        );
         section("tier: end to end (real server, real Chromium)");
         tally.add(
             "end to end",
@@ -437,7 +453,6 @@ impl Ctx {
         tally.add(
             "browser",
             run_counting(self.cmd("wasm-pack").args([
-                "--quiet",
                 "test",
                 "--headless",
                 "--chrome",

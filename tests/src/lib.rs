@@ -1,2 +1,301 @@
-//! Shared helpers for the end-to-end test binary (`tests/e2e`). Empty library on purpose: the
-//! tests live in the one binary.
+//! Shared helpers for the end-to-end test binary (`tests/e2e`): build and locate the `tfa`
+//! binary, run its CLI against a data directory, and run `tfa serve` on a free loopback port
+//! with its output captured to files, stopping it with SIGTERM.
+//!
+//! The browser tests reuse [`Server`]: `Server::start(ServerOptions { www: Some(dir), .. })`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root (the parent of this package).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests package lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target directory for this build: `$CARGO_TARGET_DIR` or `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+/// The `tfa` binary: `$TFA_BIN` if set, else built once per test run with
+/// `cargo build -p tfa --features server --bin tfa` and taken from `<target>/debug/tfa`.
+pub fn tfa_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("TFA_BIN") {
+            return PathBuf::from(bin);
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["build", "-p", "tfa", "--features", "server", "--bin", "tfa"])
+            .env("CARGO_TARGET_DIR", target_dir())
+            .status()
+            .expect("run cargo build for the tfa binary");
+        assert!(
+            status.success(),
+            "cargo build -p tfa --features server failed"
+        );
+        let bin = target_dir().join("debug").join("tfa");
+        assert!(bin.exists(), "{} missing after the build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// Runs `tfa --data DATA --hostname tfa.test ARGS...`, feeding `stdin` if given.
+pub fn tfa(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(tfa_bin());
+    cmd.arg("--data")
+        .arg(data_dir)
+        .args(["--hostname", HOSTNAME])
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn tfa");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for tfa")
+}
+
+/// Like [`tfa`], but asserts success and returns stdout.
+pub fn tfa_ok(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let out = tfa(data_dir, args, stdin);
+    assert!(
+        out.status.success(),
+        "tfa {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// Adds a cPanel account with a known password.
+pub fn add_account(data_dir: &Path, name: &str, password: &str, extra: &[&str]) {
+    let mut args = vec!["account", "add", name, "--password-stdin"];
+    args.extend_from_slice(extra);
+    tfa_ok(data_dir, &args, Some(&format!("{password}\n")));
+}
+
+/// Sets a password (root's, say) to a known value.
+pub fn set_password(data_dir: &Path, name: &str, password: &str) {
+    tfa_ok(
+        data_dir,
+        &["account", "set-password", name, "--password-stdin"],
+        Some(&format!("{password}\n")),
+    );
+}
+
+/// Creates an API token and returns it (the last line of the output).
+pub fn create_token(data_dir: &Path, name: &str) -> String {
+    let out = tfa_ok(data_dir, &["token", "create", name], None);
+    out.lines().last().expect("a token line").trim().to_owned()
+}
+
+/// The hostname every helper passes, so outputs are predictable.
+pub const HOSTNAME: &str = "tfa.test";
+
+/// Now, in unix seconds: tests talk to a real server on the real clock.
+#[allow(clippy::disallowed_methods)] // the e2e tests' one real clock; the codes they compute must match the server's
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// How to start a server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// The data directory; a fresh temporary one when `None`.
+    pub data_dir: Option<PathBuf>,
+    /// `--www DIR`, the enrollment page.
+    pub www: Option<PathBuf>,
+    /// Extra environment (e.g. `RUST_LOG`).
+    pub env: Vec<(String, String)>,
+}
+
+/// A running `tfa serve` on 127.0.0.1 with a free port.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// stderr (the tracing log).
+    pub log_path: PathBuf,
+    /// stdout (the banner, and on a fresh store the seeded passwords).
+    pub stdout_path: PathBuf,
+    child: Option<Child>,
+    _files: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
+}
+
+/// What a stopped server left behind.
+#[derive(Debug)]
+pub struct Stopped {
+    pub status: ExitStatus,
+    pub log: String,
+    pub stdout: String,
+}
+
+impl Server {
+    /// Starts `tfa serve --listen 127.0.0.1:0` and waits until it accepts connections.
+    pub fn start(opts: ServerOptions) -> Server {
+        let files = tempfile::tempdir().expect("temp dir for logs");
+        let (data_dir, data_tmp) = match opts.data_dir {
+            Some(d) => (d, None),
+            None => {
+                let t = tempfile::tempdir().expect("temp data dir");
+                (t.path().join("data"), Some(t))
+            }
+        };
+        let log_path = files.path().join("server.log");
+        let stdout_path = files.path().join("server.out");
+        let mut cmd = Command::new(tfa_bin());
+        cmd.arg("--data")
+            .arg(&data_dir)
+            .args(["--hostname", HOSTNAME, "serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
+            .stderr(std::fs::File::create(&log_path).expect("log file"));
+        if let Some(www) = &opts.www {
+            cmd.arg("--www").arg(www);
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn tfa serve");
+        let mut server = Server {
+            base_url: String::new(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            log_path,
+            stdout_path,
+            child: Some(child),
+            _files: files,
+            _data: data_tmp,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = std::fs::read_to_string(&self.stdout_path).unwrap_or_default();
+            if let Some(rest) = out
+                .lines()
+                .find_map(|l| l.strip_prefix("Listening on http://"))
+            {
+                self.addr = rest.trim().parse().expect("a socket address in the banner");
+                self.base_url = format!("http://{}", self.addr);
+                if TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok() {
+                    return;
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "tfa serve exited early ({status}): {}",
+                        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+                    );
+                }
+            }
+            assert!(Instant::now() < deadline, "tfa serve did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (up to 20 s) for a graceful exit.
+    pub fn stop(mut self) -> Stopped {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("tfa serve did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Stopped {
+            status,
+            log: self.log(),
+            stdout: self.stdout(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Asserts that none of `values` appears in `text` (the server's log).
+pub fn assert_nothing_leaked(text: &str, values: &[String]) {
+    for v in values {
+        assert!(
+            v.len() >= 8,
+            "too short to grep for safely: {} chars",
+            v.len()
+        );
+        assert!(
+            !text.contains(v.as_str()),
+            "a secret, token or password reached the server log"
+        );
+    }
+}

@@ -1,1 +1,222 @@
-//! Persistence for the server (feature `server`).
+//! Persistence for the server (feature `server`): accounts, identities, 2FA configs, issuers,
+//! settings, API tokens, sessions, throttling and the audit log.
+//!
+//! Owns the records and the [`Store`] interface the server uses. It never speaks HTTP, never
+//! reads a clock (times come in as unix seconds) and never logs a secret, token or password.
+//! Every method is blocking: async callers go through `tokio::task::spawn_blocking`.
+
+pub mod cpanel;
+mod sqlite;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use sqlite::{Limit, NewLocks, Store, SCHEMA_VERSION};
+
+/// The file name of the database inside the data directory.
+pub const DB_FILE: &str = "tfa.sqlite3";
+
+/// What an account is, in WHM's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    Root,
+    Reseller,
+    User,
+}
+
+impl AccountKind {
+    /// The text stored in the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Root => "root",
+            AccountKind::Reseller => "reseller",
+            AccountKind::User => "user",
+        }
+    }
+
+    fn parse(text: &str) -> Option<AccountKind> {
+        match text {
+            "root" => Some(AccountKind::Root),
+            "reseller" => Some(AccountKind::Reseller),
+            "user" => Some(AccountKind::User),
+            _ => None,
+        }
+    }
+}
+
+/// root, a reseller or a cPanel user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub kind: AccountKind,
+    /// The reseller or root that owns the account (root owns itself).
+    pub owner: String,
+    /// The primary domain; empty for root (its "domain" is the hostname).
+    pub domain: String,
+}
+
+/// A webmail address or a team user of a cPanel account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityKind {
+    Webmail,
+    Team,
+}
+
+impl IdentityKind {
+    /// The text stored in the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Webmail => "webmail",
+            IdentityKind::Team => "team",
+        }
+    }
+
+    fn parse(text: &str) -> Option<IdentityKind> {
+        match text {
+            "webmail" => Some(IdentityKind::Webmail),
+            "team" => Some(IdentityKind::Team),
+            _ => None,
+        }
+    }
+}
+
+/// A login that is not an account: `user@domain` (webmail) or `team@cpuser` (team user).
+/// `name` is also its 2FA username, as cPanel keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub kind: IdentityKind,
+    /// The cPanel account it belongs to.
+    pub account: String,
+}
+
+/// Whoever can log in: an account or an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Account(Account),
+    Identity(Identity),
+}
+
+impl Principal {
+    /// The login name, which is also the 2FA username.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Account(a) => &a.name,
+            Principal::Identity(i) => &i.name,
+        }
+    }
+}
+
+/// A stored session: the cpsess number in the URL and the account it is for. The cookie value
+/// itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub cpsess: String,
+    pub principal: String,
+    pub expires: u64,
+}
+
+/// What happened to a 2FA enrollment write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step was newer than any accepted before; it is now the last accepted step.
+    Accepted,
+    /// A step at or below the last accepted one: a replay; nothing was written.
+    Replayed,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: u64,
+    pub event: String,
+    pub identity: String,
+    pub ip: String,
+    pub detail: String,
+}
+
+/// A store failure, worded for an administrator. Never carries a secret.
+#[derive(Debug)]
+pub enum StoreError {
+    /// SQLite refused or failed.
+    Sqlite(rusqlite::Error),
+    /// A file-system problem with the data directory or the export files.
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The database holds data this version cannot read.
+    Corrupt(String),
+    /// The database was written by a newer version of tfa.
+    TooNew { found: i64, known: i64 },
+    /// Refused input (import or account creation), with the reason.
+    Invalid(String),
+    /// The connection's lock was poisoned by a panic in another thread.
+    Poisoned,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            StoreError::Corrupt(what) => write!(f, "the database holds unreadable data: {what}"),
+            StoreError::TooNew { found, known } => write!(
+                f,
+                "the database schema version {found} is newer than this tfa knows ({known}); upgrade tfa"
+            ),
+            StoreError::Invalid(why) => f.write_str(why),
+            StoreError::Poisoned => f.write_str("the database connection is unusable after a crash in another thread"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// Checks a user, address or issuer key before it reaches the store or a path: not empty, at
+/// most 255 bytes, no `/`, no `..`, no NUL or other control characters, no spaces.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("The name is empty.".to_owned());
+    }
+    if name.len() > 255 {
+        return Err(format!(
+            "The name is {} bytes long; at most 255 are allowed.",
+            name.len()
+        ));
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Err("The name must not contain “/” or “\\”.".to_owned());
+    }
+    if name.contains("..") {
+        return Err("The name must not contain “..”.".to_owned());
+    }
+    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("The name must not contain spaces or control characters.".to_owned());
+    }
+    Ok(())
+}
+
+/// Creates the data directory with mode 0700 (and tightens it if it already exists).
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let io = |error| StoreError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    Ok(())
+}

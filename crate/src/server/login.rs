@@ -1,0 +1,156 @@
+//! Browser login: `GET /login` shows a form, `POST /login` takes `user`, `pass` and
+//! `tfa_token` (cPanel's scripted-login fields), and on success sets an HttpOnly,
+//! SameSite=Strict session cookie and redirects (303) to `/cpsessNNNNNNNNNN/`.
+//!
+//! Never logs the password, the code or the cookie.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::auth::{
+    check_password, new_session_ids, session_cookie, sha256, SESSION_COOKIE, SESSION_SECS,
+};
+use super::error::ApiError;
+use super::{client_ip, ops, read_input, AppState};
+use crate::store::Session;
+
+/// `GET /login`.
+pub async fn page() -> Response {
+    form(StatusCode::OK, None)
+}
+
+/// `GET /logout`: ends the session and goes back to the form.
+pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(cookie) = session_cookie(req.headers()) {
+        let hash = sha256(&cookie);
+        if let Err(e) = state.db(move |s| s.delete_session(&hash)).await {
+            return e.into_response();
+        }
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    )) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `POST /login`.
+pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(&req);
+    match login(&state, &ip, req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let status = match e {
+                ApiError::InvalidCode { .. } | ApiError::NoCode => StatusCode::UNAUTHORIZED,
+                ref other => other.status(),
+            };
+            if let ApiError::Internal(detail) = &e {
+                tracing::error!(%detail, "login failed");
+            }
+            let mut lines = vec![match &e {
+                ApiError::Unauthorized(why) => why.clone(),
+                other => other.reason(),
+            }];
+            lines.extend(e.warnings());
+            form(status, Some(&lines))
+        }
+    }
+}
+
+async fn login(state: &AppState, ip: &str, req: Request) -> Result<Response, ApiError> {
+    let input = read_input(req).await?;
+    let p = &input.params;
+    let (user, pass) = (p.get("user").unwrap_or(""), p.get("pass").unwrap_or(""));
+    let invalid = || ApiError::Unauthorized("The login is invalid.".to_owned());
+    if user.is_empty() || pass.is_empty() {
+        return Err(invalid());
+    }
+    let Some(principal) = check_password(state, user, pass).await? else {
+        let (name, ip, now) = (
+            user.chars().take(64).collect::<String>(),
+            ip.to_owned(),
+            state.now(),
+        );
+        state
+            .db(move |s| {
+                s.audit(
+                    now,
+                    "failed_login",
+                    &name,
+                    &ip,
+                    "wrong user name or password",
+                )
+            })
+            .await?;
+        return Err(invalid());
+    };
+    let code = p.get("tfa_token").unwrap_or("");
+    ops::second_factor(state, principal.name(), code, ip, ops::CodeUse::Strict).await?;
+    let (cookie, cpsess) = new_session_ids()?;
+    let now = state.now();
+    let session = Session {
+        cpsess: cpsess.clone(),
+        principal: principal.name().to_owned(),
+        expires: now.saturating_add(SESSION_SECS),
+    };
+    let (hash, ip) = (sha256(&cookie), ip.to_owned());
+    state
+        .db(move |s| {
+            s.add_session(&hash, &session)?;
+            s.audit(now, "login", &session.principal, &ip, "session started")
+        })
+        .await?;
+    let mut resp = Redirect::to(&format!("/{cpsess}/")).into_response();
+    let cookie = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"
+    ))
+    .map_err(|_| ApiError::Internal("cookie header".to_owned()))?;
+    resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn form(status: StatusCode, messages: Option<&[String]>) -> Response {
+    let notice = messages
+        .map(|lines| {
+            let items: String = lines
+                .iter()
+                .map(|l| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(l)))
+                .collect();
+            format!("<div id=\"login-status\">{items}</div>")
+        })
+        .unwrap_or_default();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Log in</title><link rel="icon" href="data:,">
+<style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:3rem auto;padding:0 1rem}}label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem;box-sizing:border-box}}button{{margin-top:1.2rem;padding:.5rem 1rem}}.error{{color:#a00}}</style>
+</head>
+<body>
+<h1>Log in</h1>
+{notice}
+<form method="post" action="/login">
+<label for="user">Username</label><input id="user" name="user" autocomplete="username" required>
+<label for="pass">Password</label><input id="pass" name="pass" type="password" autocomplete="current-password" required>
+<label for="tfa_token">Security code (if two-factor authentication is on)</label><input id="tfa_token" name="tfa_token" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" maxlength="6">
+<button type="submit">Log in</button>
+</form>
+</body>
+</html>
+"#
+    );
+    let mut resp = (status, Html(html)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,162 @@
+//! Import from and export to cPanel's on-disk layout (spec section 5): `tfa_userdata.json`
+//! (`{"<2fa user>":{"secret":"…"}}`) and `issuer_userdata.json`
+//! (`{"system_wide_issuer":"…","<reseller>":"…"}`).
+//!
+//! Import validates everything before writing anything and then writes in one transaction;
+//! it is idempotent. Export writes both files with mode 0600, atomically (temp file + rename).
+//! Secrets are never printed.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::{check_name, Store, StoreError};
+use crate::core::{normalize_issuer, Secret};
+
+/// The secrets file.
+pub const TFA_FILE: &str = "tfa_userdata.json";
+/// The issuers file.
+pub const ISSUER_FILE: &str = "issuer_userdata.json";
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// How many 2FA configs were read.
+    pub configs: usize,
+    /// How many issuer entries were read.
+    pub issuers: usize,
+    /// 2FA usernames that match no account, address or team user in the store (imported anyway,
+    /// as cPanel keeps them too).
+    pub unknown: Vec<String>,
+}
+
+/// Reads `dir/tfa_userdata.json` (required) and `dir/issuer_userdata.json` (optional), checks
+/// every entry, and upserts them all in one transaction.
+pub fn import(store: &Store, dir: &Path) -> Result<ImportSummary, StoreError> {
+    let tfa_value = read_json(&dir.join(TFA_FILE))?.ok_or_else(|| {
+        StoreError::Invalid(format!("{} does not exist.", dir.join(TFA_FILE).display()))
+    })?;
+    let issuer_value = read_json(&dir.join(ISSUER_FILE))?.unwrap_or(Value::Object(Map::new()));
+    let tfa = parse_tfa(&tfa_value)?;
+    let issuers = parse_issuers(&issuer_value)?;
+    let mut unknown = Vec::new();
+    for (name, _) in &tfa {
+        if store.principal(name)?.is_none() {
+            unknown.push(name.clone());
+        }
+    }
+    store.import(&tfa, &issuers)?;
+    Ok(ImportSummary {
+        configs: tfa.len(),
+        issuers: issuers.len(),
+        unknown,
+    })
+}
+
+/// Writes both files into `dir` (created 0700 if missing), each with mode 0600.
+pub fn export(store: &Store, dir: &Path) -> Result<(), StoreError> {
+    if !dir.exists() {
+        // A new directory is private; an existing one keeps its mode (the files are 0600).
+        super::prepare_data_dir(dir)?;
+    }
+    let mut tfa = Map::new();
+    for (user, secret) in store.all_tfa()? {
+        let mut entry = Map::new();
+        entry.insert("secret".to_owned(), Value::String(secret));
+        tfa.insert(user, Value::Object(entry));
+    }
+    let mut issuers = Map::new();
+    for (key, issuer) in store.all_issuers()? {
+        issuers.insert(key, Value::String(issuer));
+    }
+    write_private(&dir.join(TFA_FILE), &Value::Object(tfa))?;
+    write_private(&dir.join(ISSUER_FILE), &Value::Object(issuers))?;
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>, StoreError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        StoreError::Invalid(format!(
+            "{} is not valid JSON (line {}, column {}); nothing was imported.",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn parse_tfa(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
+    let bad =
+        |why: String| StoreError::Invalid(format!("{TFA_FILE}: {why}; nothing was imported."));
+    let map = value
+        .as_object()
+        .ok_or_else(|| bad("the top level must be an object".to_owned()))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (user, entry) in map {
+        check_name(user)
+            .map_err(|why| bad(format!("the user “{}”: {why}", user.escape_debug())))?;
+        let secret = entry
+            .get("secret")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("the entry for “{user}” has no “secret” string")))?;
+        Secret::parse(secret)
+            .map_err(|e| bad(format!("the secret for “{user}” is invalid: {e}")))?;
+        out.push((user.clone(), secret.to_owned()));
+    }
+    Ok(out)
+}
+
+fn parse_issuers(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
+    let bad =
+        |why: String| StoreError::Invalid(format!("{ISSUER_FILE}: {why}; nothing was imported."));
+    let map = value
+        .as_object()
+        .ok_or_else(|| bad("the top level must be an object".to_owned()))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (key, issuer) in map {
+        check_name(key).map_err(|why| bad(format!("the key “{}”: {why}", key.escape_debug())))?;
+        let text = issuer
+            .as_str()
+            .ok_or_else(|| bad(format!("the issuer for “{key}” is not a string")))?;
+        match normalize_issuer(text) {
+            Ok(Some(issuer)) => out.push((key.clone(), issuer)),
+            Ok(None) => {}
+            Err(e) => return Err(bad(format!("the issuer for “{key}”: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes JSON to `path` with mode 0600 through a temp file and a rename.
+fn write_private(path: &Path, value: &Value) -> Result<(), StoreError> {
+    let tmp = path.with_extension("json.tmp");
+    let io = |error| StoreError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    let text = serde_json::to_string(value)
+        .map_err(|e| StoreError::Invalid(format!("cannot encode JSON: {e}")))?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}

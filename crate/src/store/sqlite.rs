@@ -1,0 +1,836 @@
+//! The embedded store: one SQLite file (bundled SQLite, WAL mode, busy timeout) with a schema
+//! versioned through `PRAGMA user_version` and applied by ordered migrations.
+//!
+//! One connection behind a mutex: every method blocks, so async code calls them from
+//! `spawn_blocking`. Multi-row changes run in one transaction. Nothing here logs.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{
+    prepare_data_dir, Account, AccountKind, AuditEvent, Identity, IdentityKind, Principal, Session,
+    StepOutcome, StoreError, DB_FILE,
+};
+
+/// The schema, one entry per version. Never edit a released entry: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    "CREATE TABLE accounts (
+        name TEXT PRIMARY KEY NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('root', 'reseller', 'user')),
+        owner TEXT NOT NULL,
+        domain TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX accounts_domain ON accounts(domain) WHERE domain <> '';
+     CREATE TABLE identities (
+        name TEXT PRIMARY KEY NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('webmail', 'team')),
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        password_hash TEXT NOT NULL
+     );
+     CREATE TABLE tfa (
+        username TEXT PRIMARY KEY NOT NULL,
+        secret TEXT NOT NULL
+     );
+     CREATE TABLE last_steps (
+        username TEXT PRIMARY KEY NOT NULL,
+        step INTEGER NOT NULL
+     );
+     CREATE TABLE issuers (
+        name TEXT PRIMARY KEY NOT NULL,
+        issuer TEXT NOT NULL
+     );
+     CREATE TABLE settings (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+     );
+     CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        hash BLOB NOT NULL,
+        created INTEGER NOT NULL
+     );
+     CREATE TABLE sessions (
+        cookie_hash BLOB PRIMARY KEY NOT NULL,
+        cpsess TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        expires INTEGER NOT NULL
+     );
+     CREATE TABLE failures (
+        at INTEGER NOT NULL,
+        identity TEXT NOT NULL,
+        ip TEXT NOT NULL
+     );
+     CREATE INDEX failures_identity ON failures(identity, at);
+     CREATE INDEX failures_ip ON failures(ip, at);
+     CREATE TABLE lockouts (
+        key TEXT PRIMARY KEY NOT NULL,
+        until INTEGER NOT NULL
+     );
+     CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        detail TEXT NOT NULL
+     );",
+];
+
+/// The current schema version.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How many wrong codes, in how many seconds, lock a key, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max_failures: u64,
+    pub window_secs: u64,
+    pub lock_secs: u64,
+}
+
+/// Which keys a failure has just locked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewLocks {
+    pub identity: bool,
+    pub ip: bool,
+}
+
+/// The store handle. Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`: the directory gets mode 0700, the
+    /// database and its WAL/SHM files 0600. Applies pending migrations.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        prepare_data_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut conn = conn;
+        migrate(&mut conn)?;
+        // Force the -wal and -shm files into being so their modes can be set now.
+        conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |error| StoreError::Io {
+                        path: file.clone(),
+                        error,
+                    },
+                )?;
+            }
+        }
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()?
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    // ----- accounts and identities -----
+
+    /// True when no account exists yet (a fresh store).
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn()?
+            .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?;
+        Ok(n == 0)
+    }
+
+    /// Adds an account. Refuses a duplicate name or domain, or an unknown owner.
+    pub fn add_account(&self, account: &Account, password_hash: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        if exists(
+            &conn,
+            "SELECT 1 FROM accounts WHERE name = ?1",
+            &account.name,
+        )? || exists(
+            &conn,
+            "SELECT 1 FROM identities WHERE name = ?1",
+            &account.name,
+        )? {
+            return Err(StoreError::Invalid(format!(
+                "An account named “{}” already exists.",
+                account.name
+            )));
+        }
+        if !account.domain.is_empty()
+            && exists(
+                &conn,
+                "SELECT 1 FROM accounts WHERE domain = ?1",
+                &account.domain,
+            )?
+        {
+            return Err(StoreError::Invalid(format!(
+                "The domain “{}” already belongs to another account.",
+                account.domain
+            )));
+        }
+        if account.kind != AccountKind::Root {
+            let owner_kind: Option<String> = conn
+                .query_row(
+                    "SELECT kind FROM accounts WHERE name = ?1",
+                    [&account.owner],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if !matches!(owner_kind.as_deref(), Some("root" | "reseller")) {
+                return Err(StoreError::Invalid(format!(
+                    "The owner “{}” is neither root nor a reseller.",
+                    account.owner
+                )));
+            }
+        }
+        conn.execute(
+            "INSERT INTO accounts (name, kind, owner, domain, password_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account.name, account.kind.as_str(), account.owner, account.domain, password_hash],
+        )?;
+        Ok(())
+    }
+
+    /// One account by name.
+    pub fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT name, kind, owner, domain FROM accounts WHERE name = ?1",
+            [name],
+            row_account,
+        )
+        .optional()?
+        .transpose()
+    }
+
+    /// Every account, root included, sorted by name.
+    pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare("SELECT name, kind, owner, domain FROM accounts ORDER BY name")?;
+        let rows = stmt.query_map([], row_account)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// The account whose primary domain is `domain`.
+    pub fn account_by_domain(&self, domain: &str) -> Result<Option<Account>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT name, kind, owner, domain FROM accounts WHERE domain = ?1",
+            [domain],
+            row_account,
+        )
+        .optional()?
+        .transpose()
+    }
+
+    /// Adds a webmail address or team user. The account must be a cPanel account (user or
+    /// reseller) and the name must not exist yet.
+    pub fn add_identity(&self, identity: &Identity, password_hash: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        if exists(
+            &conn,
+            "SELECT 1 FROM accounts WHERE name = ?1",
+            &identity.name,
+        )? || exists(
+            &conn,
+            "SELECT 1 FROM identities WHERE name = ?1",
+            &identity.name,
+        )? {
+            return Err(StoreError::Invalid(format!(
+                "“{}” already exists.",
+                identity.name
+            )));
+        }
+        let kind: Option<String> = conn
+            .query_row(
+                "SELECT kind FROM accounts WHERE name = ?1",
+                [&identity.account],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if !matches!(kind.as_deref(), Some("user" | "reseller")) {
+            return Err(StoreError::Invalid(format!(
+                "“{}” is not a cPanel account.",
+                identity.account
+            )));
+        }
+        conn.execute(
+            "INSERT INTO identities (name, kind, account, password_hash) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                identity.name,
+                identity.kind.as_str(),
+                identity.account,
+                password_hash
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One webmail address or team user by its full name.
+    pub fn identity(&self, name: &str) -> Result<Option<Identity>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT name, kind, account FROM identities WHERE name = ?1",
+            [name],
+            row_identity,
+        )
+        .optional()?
+        .transpose()
+    }
+
+    /// The webmail addresses and team users of an account, sorted by name.
+    pub fn identities_of(&self, account: &str) -> Result<Vec<Identity>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT name, kind, account FROM identities WHERE account = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([account], row_identity)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// An account or identity by login name.
+    pub fn principal(&self, name: &str) -> Result<Option<Principal>, StoreError> {
+        if let Some(a) = self.account(name)? {
+            return Ok(Some(Principal::Account(a)));
+        }
+        Ok(self.identity(name)?.map(Principal::Identity))
+    }
+
+    /// The stored argon2 hash of a login's password.
+    pub fn password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        let hash = conn
+            .query_row(
+                "SELECT password_hash FROM accounts WHERE name = ?1
+                 UNION ALL SELECT password_hash FROM identities WHERE name = ?1 LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(hash)
+    }
+
+    /// Replaces the password hash of an account or identity.
+    pub fn set_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        let n = conn.execute(
+            "UPDATE accounts SET password_hash = ?2 WHERE name = ?1",
+            params![name, password_hash],
+        )? + conn.execute(
+            "UPDATE identities SET password_hash = ?2 WHERE name = ?1",
+            params![name, password_hash],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Invalid(format!("“{name}” does not exist.")));
+        }
+        Ok(())
+    }
+
+    // ----- 2FA configs -----
+
+    /// The stored secret of a 2FA username.
+    pub fn tfa_secret(&self, username: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row(
+                "SELECT secret FROM tfa WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every stored 2FA config, sorted by username.
+    pub fn all_tfa(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT username, secret FROM tfa ORDER BY username")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The last accepted step of a 2FA username.
+    pub fn last_step(&self, username: &str) -> Result<Option<u64>, StoreError> {
+        let conn = self.conn()?;
+        let step: Option<i64> = conn
+            .query_row(
+                "SELECT step FROM last_steps WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(step.and_then(|s| u64::try_from(s).ok()))
+    }
+
+    /// Records `step` as accepted for `username` unless a step at or above it was accepted
+    /// already (a replay). Atomic: of two concurrent uses of one code only one is accepted.
+    pub fn accept_step(&self, username: &str, step: u64) -> Result<StepOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let outcome = accept_step_tx(&tx, username, step)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Enrollment: accepts `step` (as [`Store::accept_step`]) and, only if it is fresh, stores
+    /// `secret` for `username`, replacing any previous one. One transaction.
+    pub fn enroll(
+        &self,
+        username: &str,
+        secret: &str,
+        step: u64,
+    ) -> Result<StepOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let outcome = accept_step_tx(&tx, username, step)?;
+        if outcome == StepOutcome::Accepted {
+            tx.execute(
+                "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
+                 ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
+                params![username, secret],
+            )?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Removes a 2FA config. True if one was stored. The last accepted step is kept, so an old
+    /// code stays refused after re-enrolling.
+    pub fn remove_tfa(&self, username: &str) -> Result<bool, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.execute("DELETE FROM tfa WHERE username = ?1", [username])? > 0)
+    }
+
+    /// Replaces every 2FA entry of an account (its own, its webmail addresses', its team
+    /// users') with the given ones, in one transaction.
+    pub fn replace_account_tfa(
+        &self,
+        account: &str,
+        entries: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM tfa WHERE username = ?1
+             OR username IN (SELECT name FROM identities WHERE account = ?1)",
+            [account],
+        )?;
+        for (username, secret) in entries {
+            tx.execute(
+                "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
+                 ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
+                params![username, secret],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ----- issuers and settings -----
+
+    /// The issuer entry under `key` (`system_wide_issuer` or a reseller's name).
+    pub fn issuer(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row("SELECT issuer FROM issuers WHERE name = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets (`Some`) or clears (`None`) an issuer entry.
+    pub fn set_issuer(&self, key: &str, issuer: Option<&str>) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        match issuer {
+            Some(value) => conn.execute(
+                "INSERT INTO issuers (name, issuer) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET issuer = excluded.issuer",
+                params![key, value],
+            )?,
+            None => conn.execute("DELETE FROM issuers WHERE name = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    /// Every issuer entry, sorted by key.
+    pub fn all_issuers(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT name, issuer FROM issuers ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A setting's value.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    // ----- credentials -----
+
+    /// Stores the hash of a new API token for an account.
+    pub fn add_token(&self, account: &str, hash: &[u8], now: u64) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO api_tokens (account, hash, created) VALUES (?1, ?2, ?3)",
+            params![account, hash, to_i64(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The token hashes of an account.
+    pub fn token_hashes(&self, account: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT hash FROM api_tokens WHERE account = ?1")?;
+        let rows = stmt.query_map([account], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores a session under the hash of its cookie.
+    pub fn add_session(&self, cookie_hash: &[u8], session: &Session) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO sessions (cookie_hash, cpsess, principal, expires) VALUES (?1, ?2, ?3, ?4)",
+            params![cookie_hash, session.cpsess, session.principal, to_i64(session.expires)],
+        )?;
+        Ok(())
+    }
+
+    /// The live session with this cookie hash, if any; expired ones are deleted.
+    pub fn session(&self, cookie_hash: &[u8], now: u64) -> Result<Option<Session>, StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM sessions WHERE expires <= ?1",
+            params![to_i64(now)],
+        )?;
+        let row: Option<(String, String, i64)> = conn
+            .query_row(
+                "SELECT cpsess, principal, expires FROM sessions WHERE cookie_hash = ?1",
+                [cookie_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(cpsess, principal, expires)| Session {
+            cpsess,
+            principal,
+            expires: u64::try_from(expires).unwrap_or(0),
+        }))
+    }
+
+    /// Ends a session.
+    pub fn delete_session(&self, cookie_hash: &[u8]) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute("DELETE FROM sessions WHERE cookie_hash = ?1", [cookie_hash])?;
+        Ok(())
+    }
+
+    // ----- throttling and audit -----
+
+    /// The end of a live lockout of `key`, if any.
+    pub fn locked_until(&self, key: &str, now: u64) -> Result<Option<u64>, StoreError> {
+        let conn = self.conn()?;
+        let until: Option<i64> = conn
+            .query_row(
+                "SELECT until FROM lockouts WHERE key = ?1 AND until > ?2",
+                params![key, to_i64(now)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(until.and_then(|u| u64::try_from(u).ok()))
+    }
+
+    /// Records a wrong code for `identity` from `ip`, writes the audit row, and locks the
+    /// identity (key `user:<identity>`) or the address (key `ip:<ip>`) once its limit is reached.
+    pub fn record_failure(
+        &self,
+        identity: &str,
+        ip: &str,
+        now: u64,
+        detail: &str,
+        per_identity: Limit,
+        per_ip: Limit,
+    ) -> Result<NewLocks, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let at = to_i64(now);
+        tx.execute(
+            "INSERT INTO failures (at, identity, ip) VALUES (?1, ?2, ?3)",
+            params![at, identity, ip],
+        )?;
+        audit_tx(&tx, now, "failed_code", identity, ip, detail)?;
+        let mut locks = NewLocks::default();
+        let since = |l: Limit| to_i64(now.saturating_sub(l.window_secs));
+        let n_id: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM failures WHERE identity = ?1 AND at > ?2",
+            params![identity, since(per_identity)],
+            |r| r.get(0),
+        )?;
+        if u64::try_from(n_id).unwrap_or(0) >= per_identity.max_failures {
+            locks.identity = lock_tx(&tx, &format!("user:{identity}"), now, per_identity)?;
+            if locks.identity {
+                audit_tx(
+                    &tx,
+                    now,
+                    "lockout",
+                    identity,
+                    ip,
+                    "too many invalid security codes for this identity",
+                )?;
+            }
+        }
+        let n_ip: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM failures WHERE ip = ?1 AND at > ?2",
+            params![ip, since(per_ip)],
+            |r| r.get(0),
+        )?;
+        if u64::try_from(n_ip).unwrap_or(0) >= per_ip.max_failures {
+            locks.ip = lock_tx(&tx, &format!("ip:{ip}"), now, per_ip)?;
+            if locks.ip {
+                audit_tx(
+                    &tx,
+                    now,
+                    "lockout",
+                    identity,
+                    ip,
+                    "too many invalid security codes from this address",
+                )?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM failures WHERE at <= ?1",
+            params![to_i64(now.saturating_sub(
+                per_identity.window_secs.max(per_ip.window_secs)
+            ))],
+        )?;
+        tx.commit()?;
+        Ok(locks)
+    }
+
+    /// Appends an audit event.
+    pub fn audit(
+        &self,
+        now: u64,
+        event: &str,
+        identity: &str,
+        ip: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO audit (at, event, identity, ip, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![to_i64(now), event, identity, ip, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The audit log, oldest first.
+    pub fn audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare("SELECT at, event, identity, ip, detail FROM audit ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            let at: i64 = r.get(0)?;
+            Ok(AuditEvent {
+                at: u64::try_from(at).unwrap_or(0),
+                event: r.get(1)?,
+                identity: r.get(2)?,
+                ip: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ----- cPanel import -----
+
+    /// Upserts 2FA configs and issuer entries (`None` clears) in one transaction.
+    pub fn import(
+        &self,
+        tfa: &[(String, String)],
+        issuers: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for (username, secret) in tfa {
+            tx.execute(
+                "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
+                 ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
+                params![username, secret],
+            )?;
+        }
+        for (key, issuer) in issuers {
+            tx.execute(
+                "INSERT INTO issuers (name, issuer) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET issuer = excluded.issuer",
+                params![key, issuer],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let target = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
+        if target <= version {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", target)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn accept_step_tx(
+    tx: &Transaction<'_>,
+    username: &str,
+    step: u64,
+) -> Result<StepOutcome, StoreError> {
+    let changed = tx.execute(
+        "INSERT INTO last_steps (username, step) VALUES (?1, ?2)
+         ON CONFLICT(username) DO UPDATE SET step = excluded.step WHERE step < excluded.step",
+        params![username, to_i64(step)],
+    )?;
+    Ok(if changed == 1 {
+        StepOutcome::Accepted
+    } else {
+        StepOutcome::Replayed
+    })
+}
+
+fn lock_tx(tx: &Transaction<'_>, key: &str, now: u64, limit: Limit) -> Result<bool, StoreError> {
+    let live: Option<i64> = tx
+        .query_row(
+            "SELECT until FROM lockouts WHERE key = ?1 AND until > ?2",
+            params![key, to_i64(now)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if live.is_some() {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO lockouts (key, until) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET until = excluded.until",
+        params![key, to_i64(now.saturating_add(limit.lock_secs))],
+    )?;
+    Ok(true)
+}
+
+fn audit_tx(
+    tx: &Transaction<'_>,
+    now: u64,
+    event: &str,
+    identity: &str,
+    ip: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO audit (at, event, identity, ip, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![to_i64(now), event, identity, ip, detail],
+    )?;
+    Ok(())
+}
+
+fn exists(conn: &Connection, sql: &str, key: &str) -> Result<bool, StoreError> {
+    Ok(conn.query_row(sql, [key], |_| Ok(())).optional()?.is_some())
+}
+
+fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Account, StoreError>> {
+    let kind: String = r.get(1)?;
+    let name: String = r.get(0)?;
+    let owner: String = r.get(2)?;
+    let domain: String = r.get(3)?;
+    Ok(match AccountKind::parse(&kind) {
+        Some(kind) => Ok(Account {
+            name,
+            kind,
+            owner,
+            domain,
+        }),
+        None => Err(StoreError::Corrupt(format!("account kind “{kind}”"))),
+    })
+}
+
+fn row_identity(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Identity, StoreError>> {
+    let name: String = r.get(0)?;
+    let kind: String = r.get(1)?;
+    let account: String = r.get(2)?;
+    Ok(match IdentityKind::parse(&kind) {
+        Some(kind) => Ok(Identity {
+            name,
+            kind,
+            account,
+        }),
+        None => Err(StoreError::Corrupt(format!("identity kind “{kind}”"))),
+    })
+}
+
+/// Unix seconds fit an i64 until the year 292 billion; saturate rather than wrap.
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

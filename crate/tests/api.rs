@@ -1,0 +1,1609 @@
+//! API tier: the router in-process (`tower::ServiceExt::oneshot`) over a temp SQLite file with
+//! a pinned clock. Every UAPI and WHM API 1 function's success and failure envelopes, byte for
+//! byte with the spec's strings; scope and auth rules for root, reseller, user, webmail and team
+//! users; bad input per endpoint with the store left unchanged. Expected codes come from the
+//! core's RFC-tested `code_at`, never from the server.
+#![cfg(all(feature = "server", not(target_arch = "wasm32")))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use tfa::core::totp::code_at;
+use tfa::core::Secret;
+use tfa::server::auth::{hash_password, sha256};
+use tfa::server::{router, AppState};
+use tfa::store::{Account, AccountKind, Identity, IdentityKind, Store};
+
+const T0: u64 = 1_700_000_010;
+const HOST: &str = "host.example";
+const SECRET: &str = "JBSWY3DPEHPK3PXP";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    store: Store,
+    app: Router,
+    now: Arc<AtomicU64>,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    text: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+fn token(name: &str) -> String {
+    format!("TOKEN{}XXXXXXXXXXXXXXXXXXXXXXXXXX", name.to_uppercase())
+}
+
+fn password(name: &str) -> String {
+    format!("pw-{name}")
+}
+
+fn code(secret: &str, t: u64) -> String {
+    code_at(&Secret::parse(secret).unwrap(), t)
+}
+
+fn account(name: &str, kind: AccountKind, owner: &str, domain: &str) -> Account {
+    Account {
+        name: name.into(),
+        kind,
+        owner: owner.into(),
+        domain: domain.into(),
+    }
+}
+
+impl Env {
+    /// root; reseller `res`; cPanel users `bob` (owner root) and `carol` (owner res); webmail
+    /// `info@bob.example` and team user `alice@bob`. Tokens for the accounts, passwords for all.
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let accounts = [
+            account("root", AccountKind::Root, "root", ""),
+            account("res", AccountKind::Reseller, "root", "res.example"),
+            account("bob", AccountKind::User, "root", "bob.example"),
+            account("carol", AccountKind::User, "res", "carol.example"),
+        ];
+        for a in &accounts {
+            store
+                .add_account(a, &hash_password(&password(&a.name)).unwrap())
+                .unwrap();
+            store
+                .add_token(&a.name, &sha256(&token(&a.name)), 0)
+                .unwrap();
+        }
+        for (name, kind) in [
+            ("info@bob.example", IdentityKind::Webmail),
+            ("alice@bob", IdentityKind::Team),
+        ] {
+            let identity = Identity {
+                name: name.into(),
+                kind,
+                account: "bob".into(),
+            };
+            store
+                .add_identity(&identity, &hash_password(&password(name)).unwrap())
+                .unwrap();
+        }
+        let now = Arc::new(AtomicU64::new(T0));
+        let clock_now = now.clone();
+        let state = AppState::new(store.clone(), HOST, None)
+            .with_clock(Arc::new(move || clock_now.load(Ordering::SeqCst)));
+        Env {
+            _dir: dir,
+            store,
+            app: router(state),
+            now,
+        }
+    }
+
+    fn set_time(&self, t: u64) {
+        self.now.store(t, Ordering::SeqCst);
+    }
+
+    fn time(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Resp {
+            status,
+            headers,
+            text: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&self, uri: &str, auth: Option<&str>) -> Resp {
+        let mut b = Request::builder().uri(uri);
+        if let Some(a) = auth {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    /// UAPI call with the user's cPanel token.
+    async fn uapi(&self, user: &str, function: &str, query: &str) -> Resp {
+        let auth = format!("cpanel {user}:{}", token(user));
+        self.get(
+            &format!("/execute/TwoFactorAuth/{function}?{query}"),
+            Some(&auth),
+        )
+        .await
+    }
+
+    /// UAPI call with Basic auth (webmail and team users have no tokens).
+    async fn uapi_basic(&self, user: &str, function: &str, query: &str) -> Resp {
+        self.get(
+            &format!("/execute/TwoFactorAuth/{function}?{query}"),
+            Some(&basic(user, &password(user))),
+        )
+        .await
+    }
+
+    /// WHM API 1 call with the user's WHM token.
+    async fn whm(&self, user: &str, function: &str, query: &str) -> Resp {
+        let auth = format!("whm {user}:{}", token(user));
+        self.get(
+            &format!("/json-api/{function}?api.version=1&{query}"),
+            Some(&auth),
+        )
+        .await
+    }
+
+    /// Everything a refused request must leave alone.
+    fn snapshot(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.store.all_tfa().unwrap(),
+            self.store.all_issuers().unwrap(),
+            self.store.setting("SecurityPolicy::TwoFactorAuth").unwrap(),
+            self.store.accounts().unwrap()
+        )
+    }
+
+    async fn enroll(&self, user: &str, secret: &str) {
+        let c = code(secret, self.time());
+        let r = self
+            .uapi(
+                user,
+                "set_user_configuration",
+                &format!("secret={secret}&tfa_token={c}"),
+            )
+            .await;
+        assert_eq!(r.json()["status"], 1, "{}", r.text);
+    }
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+fn uapi_ok(data: Value) -> String {
+    format!(
+        r#"{{"data":{data},"errors":null,"messages":null,"metadata":{{}},"status":1,"warnings":null}}"#
+    )
+}
+
+fn uapi_err(message: &str) -> String {
+    json!({"data":null,"errors":[message],"messages":null,"metadata":{},"status":0,"warnings":null})
+        .to_string()
+}
+
+fn whm_meta(command: &str, reason: &str, result: u8) -> String {
+    format!(
+        r#"{{"metadata":{{"command":"{command}","reason":"{reason}","result":{result},"version":1}}}}"#
+    )
+}
+
+fn whm_ok(command: &str, data: Value) -> String {
+    format!(
+        r#"{{"data":{data},"metadata":{{"command":"{command}","reason":"OK","result":1,"version":1}}}}"#
+    )
+}
+
+const INVALID_SET: &str = "Failed to set user configuration: The security code is invalid.";
+
+// ---------------------------------------------------------------- UAPI
+
+#[tokio::test]
+async fn uapi_generate_returns_a_fresh_16_char_secret_and_cpanel_uri() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let r = env.uapi("bob", "generate_user_configuration", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    let secret = v["data"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 16);
+    assert!(secret
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
+    let uri = format!("otpauth://totp/{HOST}:bob?secret={secret}&issuer={HOST}");
+    assert_eq!(
+        r.text,
+        uapi_ok(json!({"otpauth_str": uri, "secret": secret}))
+    );
+    let again = env
+        .uapi("bob", "generate_user_configuration", "")
+        .await
+        .json();
+    assert_ne!(again["data"]["secret"], v["data"]["secret"]);
+    assert_eq!(env.snapshot(), before, "generate stores nothing");
+}
+
+#[tokio::test]
+async fn uapi_set_get_remove_round_trip_byte_for_byte() {
+    let env = Env::new();
+    let r = env.uapi("bob", "get_user_configuration", "").await;
+    assert_eq!(r.text, uapi_ok(json!({"is_enabled": 0})));
+    let c = code(SECRET, T0);
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={c}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+    assert_eq!(
+        env.store.tfa_secret("bob").unwrap().as_deref(),
+        Some(SECRET)
+    );
+    let r = env.uapi("bob", "get_user_configuration", "").await;
+    assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
+    let r = env.uapi("bob", "remove_user_configuration", "").await;
+    assert_eq!(r.text, uapi_ok(json!({"tfa_removed": 1})));
+    assert_eq!(env.store.tfa_secret("bob").unwrap(), None);
+    // cPanel reports success even when nothing was configured.
+    let r = env.uapi("bob", "remove_user_configuration", "").await;
+    assert_eq!(r.text, uapi_ok(json!({"tfa_removed": 1})));
+    let events: Vec<String> = env
+        .store
+        .audit_events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, ["enable", "disable"]);
+}
+
+#[tokio::test]
+async fn uapi_set_accepts_form_post_and_lowercase_secret_kept_as_given() {
+    let env = Env::new();
+    let lower = SECRET.to_lowercase();
+    let body = format!("secret={lower}&tfa_token={}", code(SECRET, T0));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/execute/TwoFactorAuth/set_user_configuration")
+        .header(
+            header::AUTHORIZATION,
+            format!("cpanel bob:{}", token("bob")),
+        )
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let r = env.send(req).await;
+    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+    assert_eq!(env.store.tfa_secret("bob").unwrap(), Some(lower));
+}
+
+#[tokio::test]
+async fn uapi_set_refuses_wrong_code_and_leaves_store_unchanged() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let good = code(SECRET, T0);
+    let wrong = if good == "000000" { "000001" } else { "000000" };
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={wrong}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text, uapi_err(INVALID_SET));
+    // A code two steps old is outside cPanel's ±1 window.
+    let old = code(SECRET, T0 - 60);
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={old}"),
+        )
+        .await;
+    assert_eq!(r.json()["errors"][0], INVALID_SET);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[tokio::test]
+async fn uapi_set_accepts_one_step_either_side() {
+    let env = Env::new();
+    for (user, t) in [("bob", T0 - 30), ("carol", T0 + 30)] {
+        let c = code(SECRET, t);
+        let r = env
+            .uapi(
+                user,
+                "set_user_configuration",
+                &format!("secret={SECRET}&tfa_token={c}"),
+            )
+            .await;
+        assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})), "{user}");
+    }
+}
+
+#[tokio::test]
+async fn uapi_set_accepts_codes_with_a_leading_zero() {
+    let env = Env::new();
+    let t = (0..100_000u64)
+        .map(|i| T0 + i * 30)
+        .find(|&t| code(SECRET, t).starts_with('0'))
+        .unwrap();
+    env.set_time(t);
+    let c = code(SECRET, t);
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={c}"),
+        )
+        .await;
+    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+}
+
+#[tokio::test]
+async fn uapi_set_refuses_a_replayed_code_with_a_hint() {
+    let env = Env::new();
+    let c = code(SECRET, T0);
+    env.enroll("bob", SECRET).await;
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={c}"),
+        )
+        .await;
+    let v = r.json();
+    assert_eq!(v["status"], 0);
+    assert_eq!(v["data"], Value::Null);
+    assert_eq!(v["errors"], json!([INVALID_SET]));
+    assert!(v["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("already been used"));
+    // An earlier step is a replay too.
+    let earlier = code(SECRET, T0 - 30);
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={earlier}"),
+        )
+        .await;
+    assert_eq!(r.json()["errors"], json!([INVALID_SET]));
+    // The next step is fine.
+    env.set_time(T0 + 30);
+    env.enroll("bob", SECRET).await;
+}
+
+#[tokio::test]
+async fn uapi_set_refuses_malformed_tokens_without_counting_them() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let c = code(SECRET, T0);
+    let bad = [
+        c[..5].to_owned(),
+        format!("{c}1"),
+        format!("{}a", &c[..5]),
+        format!("%20{}", &c[..5]),
+        format!("{}%20{}", &c[..3], &c[3..]),
+        "abcdef".to_owned(),
+        String::new(),
+    ];
+    for token in &bad {
+        let r = env
+            .uapi(
+                "bob",
+                "set_user_configuration",
+                &format!("secret={SECRET}&tfa_token={token}"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{token}");
+        assert_eq!(r.json()["errors"], json!([INVALID_SET]), "{token}");
+    }
+    let r = env
+        .uapi("bob", "set_user_configuration", &format!("secret={SECRET}"))
+        .await;
+    assert_eq!(r.text, uapi_err(INVALID_SET));
+    assert_eq!(env.snapshot(), before);
+    // Eight malformed attempts did not lock anything: a good code still works.
+    env.enroll("bob", SECRET).await;
+}
+
+#[tokio::test]
+async fn uapi_set_refuses_invalid_secrets() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let c = code(SECRET, T0);
+    let msg = "Failed to set user configuration: Missing or Invalid: “secret”";
+    for q in [
+        format!("secret=JBSWY3DPEHPK3PX%3D&tfa_token={c}"),
+        format!("secret=JBSWY3DPEHPK3PX1&tfa_token={c}"),
+        format!("secret=JBSWY3DP%20EHPK3PXP&tfa_token={c}"),
+        format!("secret=&tfa_token={c}"),
+        format!("tfa_token={c}"),
+        format!("secret=A&tfa_token={c}"),
+    ] {
+        let r = env.uapi("bob", "set_user_configuration", &q).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}");
+        assert_eq!(r.text, uapi_err(msg), "{q}");
+    }
+    assert_eq!(env.snapshot(), before);
+}
+
+#[tokio::test]
+async fn uapi_webmail_and_team_users_act_on_themselves() {
+    let env = Env::new();
+    let r = env
+        .uapi_basic("info@bob.example", "generate_user_configuration", "")
+        .await;
+    let uri = r.json()["data"]["otpauth_str"].as_str().unwrap().to_owned();
+    assert!(
+        uri.starts_with(&format!("otpauth://totp/{HOST}:info%40bob.example?secret=")),
+        "{uri}"
+    );
+    let c = code(SECRET, T0);
+    for who in ["info@bob.example", "alice@bob"] {
+        let r = env
+            .uapi_basic(
+                who,
+                "set_user_configuration",
+                &format!("secret={SECRET}&tfa_token={c}"),
+            )
+            .await;
+        assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})), "{who}");
+        let r = env.uapi_basic(who, "get_user_configuration", "").await;
+        assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
+    }
+    assert!(env.store.tfa_secret("info@bob.example").unwrap().is_some());
+    assert!(env.store.tfa_secret("alice@bob").unwrap().is_some());
+    assert_eq!(
+        env.store.tfa_secret("bob").unwrap(),
+        None,
+        "the owner is untouched"
+    );
+    let r = env
+        .uapi_basic("alice@bob", "remove_user_configuration", "")
+        .await;
+    assert_eq!(r.text, uapi_ok(json!({"tfa_removed": 1})));
+    assert_eq!(env.store.tfa_secret("alice@bob").unwrap(), None);
+    assert!(env.store.tfa_secret("info@bob.example").unwrap().is_some());
+}
+
+#[tokio::test]
+async fn uapi_get_team_user_configuration() {
+    let env = Env::new();
+    let r = env
+        .uapi("bob", "get_team_user_configuration", "team_user=alice")
+        .await;
+    assert_eq!(r.text, uapi_ok(json!({"is_enabled": 0})));
+    env.store.enroll("alice@bob", SECRET, 1).unwrap();
+    let r = env
+        .uapi("bob", "get_team_user_configuration", "team_user=alice")
+        .await;
+    assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
+    let r = env
+        .uapi("bob", "get_team_user_configuration", "team_user=zed")
+        .await;
+    assert_eq!(
+        r.text,
+        uapi_err(
+            "Failed to get team user configuration: You do not own the team user account “zed”."
+        )
+    );
+    // carol owns no team user alice.
+    let r = env
+        .uapi("carol", "get_team_user_configuration", "team_user=alice")
+        .await;
+    assert_eq!(r.json()["status"], 0);
+    let r = env.uapi("bob", "get_team_user_configuration", "").await;
+    assert_eq!(
+        r.text,
+        uapi_err("Failed to get team user configuration: Missing or Invalid: “team_user”")
+    );
+    let r = env
+        .uapi("bob", "get_team_user_configuration", "team_user=..%2Fx")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["status"], 0);
+}
+
+#[tokio::test]
+async fn uapi_unknown_module_and_function_are_clear_4xx() {
+    let env = Env::new();
+    let auth = format!("cpanel bob:{}", token("bob"));
+    let r = env
+        .get("/execute/Nope/get_user_configuration", Some(&auth))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.text,
+        uapi_err(
+            "Failed to load module “Nope”: no such module. The only module is “TwoFactorAuth”."
+        )
+    );
+    let r = env.get("/execute/TwoFactorAuth/nope", Some(&auth)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.text,
+        uapi_err("Could not find function “nope” in module “TwoFactorAuth”.")
+    );
+}
+
+#[tokio::test]
+async fn uapi_refuses_missing_and_wrong_credentials() {
+    let env = Env::new();
+    let url = "/execute/TwoFactorAuth/get_user_configuration";
+    let denied = uapi_err("Access denied");
+    let long = "x".repeat(300);
+    let cases = [
+        None,
+        Some("cpanel bob:WRONG".to_owned()),
+        Some(format!("whm bob:{}", token("bob"))),
+        Some(format!("cpanel carol:{}", token("bob"))),
+        Some("cpanel nobody:XYZ".to_owned()),
+        Some(format!("cpanel ../bob:{}", token("bob"))),
+        Some(format!("cpanel b/ob:{}", token("bob"))),
+        Some(format!("cpanel {long}:{}", token("bob"))),
+        Some("cpanel bob".to_owned()),
+        Some("Bearer abc".to_owned()),
+        Some(basic("bob", "wrong")),
+        Some("Basic !!!".to_owned()),
+    ];
+    for auth in &cases {
+        let r = env.get(url, auth.as_deref()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(r.text, denied, "{auth:?}");
+    }
+    // NUL cannot travel in a header; in a Basic user name it is refused.
+    let r = env.get(url, Some(&basic("bo\0b", &password("bob")))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = env.get(url, Some(&basic("bob", &password("bob")))).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn uapi_refuses_big_bodies_and_odd_methods() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let c = code(SECRET, T0);
+    let mut body = format!("secret={SECRET}&tfa_token={c}&pad=");
+    body.push_str(&"a".repeat(70 * 1024));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/execute/TwoFactorAuth/set_user_configuration")
+        .header(
+            header::AUTHORIZATION,
+            format!("cpanel bob:{}", token("bob")),
+        )
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let r = env.send(req).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.text, uapi_err("The request body is larger than 64 KiB."));
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/execute/TwoFactorAuth/remove_user_configuration")
+        .header(
+            header::AUTHORIZATION,
+            format!("cpanel bob:{}", token("bob")),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let r = env.send(req).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["status"], 0);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/execute/TwoFactorAuth/set_user_configuration")
+        .header(
+            header::AUTHORIZATION,
+            format!("cpanel bob:{}", token("bob")),
+        )
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("secret=x"))
+        .unwrap();
+    let r = env.send(req).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_lock_an_identity_for_five_minutes() {
+    let env = Env::new();
+    let good = code(SECRET, T0);
+    let wrong = if good == "111111" { "222222" } else { "111111" };
+    for _ in 0..5 {
+        let r = env
+            .uapi(
+                "bob",
+                "set_user_configuration",
+                &format!("secret={SECRET}&tfa_token={wrong}"),
+            )
+            .await;
+        assert_eq!(r.text, uapi_err(INVALID_SET));
+    }
+    let r = env
+        .uapi(
+            "bob",
+            "set_user_configuration",
+            &format!("secret={SECRET}&tfa_token={good}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        r.text,
+        uapi_err("Failed to set user configuration: Too many invalid security codes. Try again in 5 minutes.")
+    );
+    assert_eq!(env.store.tfa_secret("bob").unwrap(), None);
+    // Another identity is not affected.
+    env.enroll("carol", SECRET).await;
+    let events = env.store.audit_events().unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.event == "failed_code").count(),
+        5
+    );
+    assert_eq!(events.iter().filter(|e| e.event == "lockout").count(), 1);
+    env.set_time(T0 + 301);
+    env.enroll("bob", SECRET).await;
+}
+
+#[tokio::test]
+async fn fifty_wrong_codes_from_one_address_lock_that_address() {
+    let env = Env::new();
+    let pw = hash_password("x").unwrap();
+    for i in 0..14 {
+        let a = account(
+            &format!("u{i}"),
+            AccountKind::User,
+            "root",
+            &format!("u{i}.example"),
+        );
+        env.store.add_account(&a, &pw).unwrap();
+        env.store
+            .add_token(&a.name, &sha256(&token(&a.name)), 0)
+            .unwrap();
+    }
+    let good = code(SECRET, T0);
+    let wrong = if good == "111111" { "222222" } else { "111111" };
+    let call = |user: String, tfa_token: String, ip: &'static str| {
+        let mut req = Request::builder()
+            .uri(format!(
+                "/execute/TwoFactorAuth/set_user_configuration?secret={SECRET}&tfa_token={tfa_token}"
+            ))
+            .header(header::AUTHORIZATION, format!("cpanel {user}:{}", token(&user)))
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(ip.parse::<SocketAddr>().unwrap()));
+        env.send(req)
+    };
+    for i in 0..50 {
+        let r = call(format!("u{}", i / 4), wrong.to_owned(), "192.0.2.1:1000").await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = call("u13".to_owned(), good.clone(), "192.0.2.1:1000").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    let r = call("u13".to_owned(), good, "192.0.2.2:1000").await;
+    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+}
+
+// ---------------------------------------------------------------- WHM API 1
+
+#[tokio::test]
+async fn whm_generate_and_set_tfa_config_for_root() {
+    let env = Env::new();
+    let r = env
+        .whm("root", "twofactorauth_generate_tfa_config", "")
+        .await;
+    let v = r.json();
+    let secret = v["data"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 16);
+    let uri = format!("otpauth://totp/{HOST}:root?secret={secret}&issuer={HOST}");
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_generate_tfa_config",
+            json!({"otpauth_str": uri, "secret": secret})
+        )
+    );
+    let c = code(&secret, T0);
+    let r = env
+        .whm(
+            "root",
+            "twofactorauth_set_tfa_config",
+            &format!("secret={secret}&tfa_token={c}"),
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok("twofactorauth_set_tfa_config", json!({"success": 1}))
+    );
+    assert_eq!(env.store.tfa_secret("root").unwrap(), Some(secret.clone()));
+    let r = env
+        .whm(
+            "root",
+            "twofactorauth_set_tfa_config",
+            &format!("secret={secret}&tfa_token={c}"),
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        whm_meta(
+            "twofactorauth_set_tfa_config",
+            "The security code is invalid.",
+            0
+        )
+    );
+    let r = env
+        .whm(
+            "res",
+            "twofactorauth_set_tfa_config",
+            &format!("secret=ABC%3D&tfa_token={c}"),
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        whm_meta(
+            "twofactorauth_set_tfa_config",
+            "Missing or Invalid: “secret”",
+            0
+        )
+    );
+    let r = env
+        .whm(
+            "res",
+            "twofactorauth_set_tfa_config",
+            &format!("secret={SECRET}&tfa_token=12345"),
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        whm_meta(
+            "twofactorauth_set_tfa_config",
+            "The security code is invalid.",
+            0
+        )
+    );
+    assert_eq!(env.store.tfa_secret("res").unwrap(), None);
+}
+
+#[tokio::test]
+async fn whm_get_user_configs_scopes_root_and_reseller() {
+    let env = Env::new();
+    env.store.enroll("bob", SECRET, 1).unwrap();
+    let r = env.whm("root", "twofactorauth_get_user_configs", "").await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_user_configs",
+            json!({
+                "bob": {"is_enabled": 1, "primary_domain": "bob.example"},
+                "carol": {"is_enabled": 0, "primary_domain": "carol.example"},
+                "res": {"is_enabled": 0, "primary_domain": "res.example"},
+                "root": {"is_enabled": 0, "primary_domain": HOST},
+            })
+        )
+    );
+    let r = env.whm("res", "twofactorauth_get_user_configs", "").await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_user_configs",
+            json!({"carol": {"is_enabled": 0, "primary_domain": "carol.example"}})
+        )
+    );
+    let r = env
+        .whm("res", "twofactorauth_get_user_configs", "user=res")
+        .await;
+    assert_eq!(r.json()["data"]["res"]["is_enabled"], 0);
+    for who in ["bob", "root", "nobody"] {
+        let r = env
+            .whm(
+                "res",
+                "twofactorauth_get_user_configs",
+                &format!("user={who}"),
+            )
+            .await;
+        assert_eq!(
+            r.text,
+            whm_meta(
+                "twofactorauth_get_user_configs",
+                &format!("You do not have access to an account named “{who}”."),
+                0
+            )
+        );
+    }
+    let r = env
+        .whm("root", "twofactorauth_get_user_configs", "user=bob")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_user_configs",
+            json!({"bob": {"is_enabled": 1, "primary_domain": "bob.example"}})
+        )
+    );
+}
+
+#[tokio::test]
+async fn whm_remove_user_config_takes_numbered_and_repeated_users() {
+    let env = Env::new();
+    for u in ["root", "res", "bob", "carol"] {
+        env.store.enroll(u, SECRET, 1).unwrap();
+    }
+    let r = env
+        .whm(
+            "root",
+            "twofactorauth_remove_user_config",
+            "user=bob&user=carol&user-7=nobody",
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_remove_user_config",
+            json!({
+                "failed": {"nobody": "You are not authorized to modify “nobody”: The user “nobody” does not exist."},
+                "users_modified": ["bob", "carol"]
+            })
+        )
+    );
+    assert_eq!(env.store.tfa_secret("bob").unwrap(), None);
+    assert_eq!(env.store.tfa_secret("carol").unwrap(), None);
+    env.store.enroll("carol", SECRET, 2).unwrap();
+    let r = env
+        .whm(
+            "res",
+            "twofactorauth_remove_user_config",
+            "user-0=carol&user-1=root&user-2=bob",
+        )
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_remove_user_config",
+            json!({
+                "failed": {
+                    "bob": "You are not authorized to modify “bob”: You do not have access to an account named “bob”.",
+                    "root": "You are not authorized to modify “root”: You do not have access to an account named “root”."
+                },
+                "users_modified": ["carol"]
+            })
+        )
+    );
+    assert!(env.store.tfa_secret("root").unwrap().is_some());
+    // Accounts without 2FA are still listed as modified.
+    let r = env
+        .whm("root", "twofactorauth_remove_user_config", "user=bob")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_remove_user_config",
+            json!({"failed": {}, "users_modified": ["bob"]})
+        )
+    );
+    let r = env
+        .whm("root", "twofactorauth_remove_user_config", "")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_meta("twofactorauth_remove_user_config", "No users specified.", 0)
+    );
+    let before = env.snapshot();
+    for bad in ["..", "a%2Fb", "a%00b", &"x".repeat(256)] {
+        let r = env
+            .whm(
+                "root",
+                "twofactorauth_remove_user_config",
+                &format!("user=res&user={bad}"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.json()["metadata"]["result"], 0);
+    }
+    assert_eq!(env.snapshot(), before, "a bad name stops the whole call");
+}
+
+#[tokio::test]
+async fn whm_issuers_resolve_reseller_owner_system_hostname() {
+    let env = Env::new();
+    let r = env.whm("res", "twofactorauth_get_issuer", "").await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_issuer",
+            json!({"issuer": HOST, "system_wide_issuer": HOST})
+        )
+    );
+    let r = env
+        .whm("root", "twofactorauth_set_issuer", "issuer=%22My%20Host%22")
+        .await;
+    assert_eq!(r.text, whm_meta("twofactorauth_set_issuer", "OK", 1));
+    let r = env
+        .whm("res", "twofactorauth_set_issuer", "issuer=Res%20Brand")
+        .await;
+    assert_eq!(r.text, whm_meta("twofactorauth_set_issuer", "OK", 1));
+    let r = env.whm("res", "twofactorauth_get_issuer", "").await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_issuer",
+            json!({"issuer": "Res Brand", "system_wide_issuer": "My Host"})
+        )
+    );
+    let uri = |v: Value| v["data"]["otpauth_str"].as_str().unwrap().to_owned();
+    let carol = uri(env
+        .uapi("carol", "generate_user_configuration", "")
+        .await
+        .json());
+    assert!(
+        carol.starts_with("otpauth://totp/Res%20Brand:carol?"),
+        "{carol}"
+    );
+    assert!(carol.ends_with("&issuer=Res%20Brand"), "{carol}");
+    let bob = uri(env
+        .uapi("bob", "generate_user_configuration", "")
+        .await
+        .json());
+    assert!(bob.starts_with("otpauth://totp/My%20Host:bob?"), "{bob}");
+    let res = uri(env
+        .whm("res", "twofactorauth_generate_tfa_config", "")
+        .await
+        .json());
+    assert!(res.starts_with("otpauth://totp/Res%20Brand:res?"), "{res}");
+    let root = uri(env
+        .whm("root", "twofactorauth_generate_tfa_config", "")
+        .await
+        .json());
+    assert!(root.starts_with("otpauth://totp/My%20Host:root?"), "{root}");
+    let before = env.snapshot();
+    let rule = "Failed to set issuer: The “issuer” parameter must be less than or equal to 32 characters in length. It can only use spaces and the following characters: a-z, A-Z, 0-9, ., _, -";
+    for bad in ["a%2Cb", "a%40b", &"x".repeat(33), "caf%C3%A9"] {
+        let r = env
+            .whm("root", "twofactorauth_set_issuer", &format!("issuer={bad}"))
+            .await;
+        assert_eq!(
+            r.text,
+            whm_meta("twofactorauth_set_issuer", rule, 0),
+            "{bad}"
+        );
+    }
+    let r = env.whm("root", "twofactorauth_set_issuer", "").await;
+    assert_eq!(r.json()["metadata"]["result"], 0);
+    assert_eq!(env.snapshot(), before);
+    // Empty clears: the reseller falls back to the system-wide issuer.
+    let r = env.whm("res", "twofactorauth_set_issuer", "issuer=").await;
+    assert_eq!(r.text, whm_meta("twofactorauth_set_issuer", "OK", 1));
+    let r = env.whm("res", "twofactorauth_get_issuer", "").await;
+    assert_eq!(r.json()["data"]["issuer"], "My Host");
+}
+
+#[tokio::test]
+async fn whm_policy_enable_disable_status() {
+    let env = Env::new();
+    let status = |v: u8| whm_ok("twofactorauth_policy_status", json!({"is_enabled": v}));
+    assert_eq!(
+        env.whm("root", "twofactorauth_policy_status", "")
+            .await
+            .text,
+        status(0)
+    );
+    let r = env.whm("root", "twofactorauth_enable_policy", "").await;
+    assert_eq!(r.text, whm_meta("twofactorauth_enable_policy", "OK", 1));
+    assert_eq!(
+        env.whm("res", "twofactorauth_policy_status", "").await.text,
+        status(1)
+    );
+    let r = env.whm("res", "twofactorauth_disable_policy", "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["metadata"]["result"], 0);
+    assert_eq!(
+        env.whm("root", "twofactorauth_policy_status", "")
+            .await
+            .text,
+        status(1)
+    );
+    let r = env.whm("root", "twofactorauth_disable_policy", "").await;
+    assert_eq!(r.text, whm_meta("twofactorauth_disable_policy", "OK", 1));
+    assert_eq!(
+        env.whm("root", "twofactorauth_policy_status", "")
+            .await
+            .text,
+        status(0)
+    );
+}
+
+#[tokio::test]
+async fn whm_get_and_set_tfa_config_for_user() {
+    let env = Env::new();
+    let r = env
+        .whm("root", "twofactorauth_get_tfa_config_for_user", "user=bob")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok("twofactorauth_get_tfa_config_for_user", json!({"bob": {}}))
+    );
+    let body = json!({"bob": {
+        "primary_account": {"secret": SECRET},
+        "email": {"info@bob.example": {"secret": "GEZDGNBVGY3TQOJQ"}},
+        "team": {"alice@bob": {"secret": "MZXW6YQ"}}
+    }});
+    let post = |user: &str, body: String, ctype: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/json-api/twofactorauth_set_tfa_config_for_user?api.version=1")
+            .header(header::AUTHORIZATION, format!("whm {user}:{}", token(user)))
+            .header(header::CONTENT_TYPE, ctype)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = env
+        .send(post("root", body.to_string(), "application/json"))
+        .await;
+    assert_eq!(
+        r.text,
+        whm_meta("twofactorauth_set_tfa_config_for_user", "OK", 1)
+    );
+    let r = env
+        .whm("root", "twofactorauth_get_tfa_config_for_user", "user=bob")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_tfa_config_for_user",
+            json!({"bob": body["bob"]})
+        )
+    );
+    // Replaces everything: only the primary account is left.
+    let r = env
+        .send(post(
+            "root",
+            json!({"bob": {"primary_account": {"secret": "MZXQ"}}}).to_string(),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(r.json()["metadata"]["result"], 1);
+    assert_eq!(env.store.tfa_secret("alice@bob").unwrap(), None);
+    assert_eq!(
+        env.store.tfa_secret("bob").unwrap().as_deref(),
+        Some("MZXQ")
+    );
+
+    let before = env.snapshot();
+    let cmd = "twofactorauth_set_tfa_config_for_user";
+    let cases: Vec<(String, String)> = vec![
+        (json!({"bob": {}, "carol": {}}).to_string(), "Invalid data detected in input arguments.".into()),
+        (json!({}).to_string(), "Invalid data detected in input arguments.".into()),
+        (json!({"nobody": {}}).to_string(), "Invalid user: nobody".into()),
+        (json!({"bob": {"primary_account": {"secret": SECRET, "x": 1}}}).to_string(),
+         "Invalid data detected in input arguments:  ‘secret’ is the only valid key for ‘primary_account’".into()),
+        (json!({"bob": {"primary_account": {}}}).to_string(),
+         "Invalid data detected in input arguments:  No ‘secret’ given for primary_account".into()),
+        (json!({"bob": {"k": {}}}).to_string(),
+         "Invalid data detected in input arguments:  ‘k’ is not a valid key for ‘bob’".into()),
+        (json!({"bob": {"email": {"x@carol.example": {"secret": SECRET}}}}).to_string(),
+         "Invalid data detected in input arguments:  ‘bob’ does not own an email account named ‘x@carol.example’".into()),
+        (json!({"bob": {"team": {"zed@bob": {"secret": SECRET}}}}).to_string(),
+         "Invalid data detected in input arguments:  ‘bob’ does not own a team user named ‘zed@bob’".into()),
+    ];
+    for (body, reason) in cases {
+        let r = env
+            .send(post("root", body.clone(), "application/json"))
+            .await;
+        assert_eq!(r.text, whm_meta(cmd, &reason, 0), "{body}");
+    }
+    let r = env
+        .send(post("root", "{not json".into(), "application/json"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["metadata"]["result"], 0);
+    let r = env
+        .send(post(
+            "res",
+            json!({"bob": {}}).to_string(),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(r.text, whm_meta(cmd, "Invalid user: bob", 0));
+    let r = env.whm("root", cmd, "").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.json()["metadata"]["reason"],
+        "This function only accepts POST requests."
+    );
+    assert_eq!(env.snapshot(), before);
+
+    let r = env
+        .whm("res", "twofactorauth_get_tfa_config_for_user", "user=bob")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_meta(
+            "twofactorauth_get_tfa_config_for_user",
+            "Invalid user: bob",
+            0
+        )
+    );
+    let r = env
+        .whm("res", "twofactorauth_get_tfa_config_for_user", "user=carol")
+        .await;
+    assert_eq!(
+        r.text,
+        whm_ok(
+            "twofactorauth_get_tfa_config_for_user",
+            json!({"carol": {}})
+        )
+    );
+    let r = env
+        .whm("root", "twofactorauth_get_tfa_config_for_user", "")
+        .await;
+    assert_eq!(r.json()["metadata"]["result"], 0);
+}
+
+#[tokio::test]
+async fn whm_refuses_version_0_unknown_functions_and_non_whm_callers() {
+    let env = Env::new();
+    let auth = format!("whm root:{}", token("root"));
+    let r = env
+        .get("/json-api/twofactorauth_policy_status", Some(&auth))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.text,
+        whm_meta(
+            "twofactorauth_policy_status",
+            "This server implements WHM API 1 only: add “api.version=1” to the query string. WHM API 0 is not supported.",
+            0
+        )
+    );
+    let r = env.whm("root", "twofactorauth_nope", "").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.text,
+        whm_meta(
+            "twofactorauth_nope",
+            "Could not find function “twofactorauth_nope” in module “WHM API 1”.",
+            0
+        )
+    );
+    let r = env.whm("bob", "twofactorauth_policy_status", "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = env
+        .get(
+            "/json-api/twofactorauth_policy_status?api.version=1",
+            Some(&format!("cpanel root:{}", token("root"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.text,
+        whm_meta("twofactorauth_policy_status", "Access denied", 0)
+    );
+    let r = env
+        .get("/json-api/twofactorauth_policy_status?api.version=1", None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Team and webmail users are not WHM users either.
+    let r = env
+        .get(
+            "/json-api/twofactorauth_policy_status?api.version=1",
+            Some(&basic("alice@bob", &password("alice@bob"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn whm_xml_output() {
+    let env = Env::new();
+    let r = env
+        .get(
+            "/xml-api/twofactorauth_policy_status?api.version=1",
+            Some(&format!("whm root:{}", token("root"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/xml"));
+    assert_eq!(
+        r.text,
+        "<result><data><is_enabled>0</is_enabled></data><metadata><command>/twofactorauth_policy_status</command><reason>OK</reason><result>1</result><version>1</version></metadata></result>"
+    );
+}
+
+#[tokio::test]
+async fn basic_auth_needs_x_cpanel_otp_when_policy_on_and_enrolled() {
+    let env = Env::new();
+    let url = "/json-api/twofactorauth_policy_status?api.version=1";
+    let root_basic = basic("root", &password("root"));
+    assert_eq!(env.get(url, Some(&root_basic)).await.status, StatusCode::OK);
+    env.store.enroll("root", SECRET, 1).unwrap();
+    // Policy off: a stored secret has no effect.
+    assert_eq!(env.get(url, Some(&root_basic)).await.status, StatusCode::OK);
+    env.store
+        .set_setting("SecurityPolicy::TwoFactorAuth", "1")
+        .unwrap();
+    let r = env.get(url, Some(&root_basic)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.json()["metadata"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("No security code specified."));
+    let with_otp = |otp: String| {
+        Request::builder()
+            .uri(url)
+            .header(header::AUTHORIZATION, &root_basic)
+            .header("X-CPANEL-OTP", otp)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = env.send(with_otp("123".into())).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = env.send(with_otp(code(SECRET, T0))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Sent with every request: the same code works again within its step...
+    let r = env.send(with_otp(code(SECRET, T0))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // ...but an older step is refused once a newer one was used.
+    let r = env.send(with_otp(code(SECRET, T0 + 30))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = env.send(with_otp(code(SECRET, T0))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Tokens are not challenged.
+    assert_eq!(
+        env.whm("root", "twofactorauth_policy_status", "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+// ---------------------------------------------------------------- login and sessions
+
+async fn login(env: &Env, user: &str, pass: &str, tfa_token: Option<&str>) -> Resp {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    body.append_pair("user", user).append_pair("pass", pass);
+    if let Some(t) = tfa_token {
+        body.append_pair("tfa_token", t);
+    }
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.finish()))
+        .unwrap();
+    env.send(req).await
+}
+
+/// (cookie header value, cpsess) of a successful login.
+fn session_of(r: &Resp) -> (String, String) {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let cpsess = location.trim_matches('/').to_owned();
+    assert!(
+        cpsess.starts_with("cpsess") && cpsess.len() == 16,
+        "{location}"
+    );
+    assert!(cpsess[6..].bytes().all(|b| b.is_ascii_digit()));
+    let cookie = r.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    (cookie.split(';').next().unwrap().to_owned(), cpsess)
+}
+
+async fn with_cookie(env: &Env, uri: &str, cookie: &str) -> Resp {
+    let req = Request::builder()
+        .uri(uri)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap();
+    env.send(req).await
+}
+
+#[tokio::test]
+async fn login_page_and_session_calls_need_the_matching_cpsess() {
+    let env = Env::new();
+    let r = env.get("/login", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("name=\"tfa_token\"") && r.text.contains("name=\"pass\""));
+    let r = login(&env, "bob", "wrong", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text.contains("The login is invalid."));
+    let r = login(&env, "bob", &password("bob"), None).await;
+    let (cookie, cpsess) = session_of(&r);
+    let r = with_cookie(
+        &env,
+        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.text, uapi_ok(json!({"is_enabled": 0})));
+    let r = with_cookie(
+        &env,
+        "/execute/TwoFactorAuth/get_user_configuration",
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.text, uapi_err("Token denied"));
+    let r = with_cookie(
+        &env,
+        "/cpsess0000000000/execute/TwoFactorAuth/get_user_configuration",
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = with_cookie(
+        &env,
+        "/cpsessXYZ/execute/TwoFactorAuth/get_user_configuration",
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = with_cookie(
+        &env,
+        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
+        "cpsession=forged",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = env
+        .get(
+            &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // A cPanel session cannot use WHM.
+    let r = with_cookie(
+        &env,
+        &format!("/{cpsess}/json-api/twofactorauth_policy_status?api.version=1"),
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Sessions expire.
+    env.set_time(T0 + 9 * 3600);
+    let r = with_cookie(
+        &env,
+        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn login_asks_for_the_security_code_when_policy_on_and_refuses_replays() {
+    let env = Env::new();
+    env.store
+        .set_setting("SecurityPolicy::TwoFactorAuth", "1")
+        .unwrap();
+    env.enroll("bob", SECRET).await;
+    // The enrollment code's step is used up; log in one step later.
+    env.set_time(T0 + 30);
+    let r = login(&env, "bob", &password("bob"), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text.contains("No security code specified."), "{}", r.text);
+    let r = login(&env, "bob", &password("bob"), Some("000000x")).await;
+    assert!(r.text.contains("The security code is invalid."));
+    let c = code(SECRET, T0 + 30);
+    let r = login(&env, "bob", &password("bob"), Some(&c)).await;
+    let (cookie, cpsess) = session_of(&r);
+    let r = login(&env, "bob", &password("bob"), Some(&c)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text.contains("The security code is invalid."));
+    assert!(r.text.contains("already been used"));
+    let r = with_cookie(
+        &env,
+        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.json()["data"]["is_enabled"], 1);
+    // Wrong password never reaches the code check.
+    let r = login(&env, "bob", "nope", Some(&c)).await;
+    assert!(r.text.contains("The login is invalid."));
+}
+
+#[tokio::test]
+async fn webmail_and_team_users_log_in_with_their_full_names() {
+    let env = Env::new();
+    for who in ["info@bob.example", "alice@bob"] {
+        let r = login(&env, who, &password(who), None).await;
+        let (cookie, cpsess) = session_of(&r);
+        let r = with_cookie(
+            &env,
+            &format!("/{cpsess}/execute/TwoFactorAuth/generate_user_configuration"),
+            &cookie,
+        )
+        .await;
+        let uri = r.json()["data"]["otpauth_str"].as_str().unwrap().to_owned();
+        let account = who.replace('@', "%40");
+        assert!(uri.contains(&format!(":{account}?secret=")), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn login_refuses_bad_names_and_empty_fields_without_5xx() {
+    let env = Env::new();
+    let long = "x".repeat(300);
+    for (u, p) in [
+        ("", "x"),
+        ("bob", ""),
+        ("../bob", "x"),
+        ("b/ob", "x"),
+        ("bo\0b", "x"),
+        (long.as_str(), "x"),
+    ] {
+        let r = login(&env, u, p, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{u:?}");
+    }
+    let mut body = "user=bob&pass=".to_owned();
+    body.push_str(&"a".repeat(70 * 1024));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(env.send(req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn store_is_versioned_and_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    assert_eq!(
+        env.store.schema_version().unwrap(),
+        tfa::store::SCHEMA_VERSION
+    );
+    let dir = env.store.path().parent().unwrap();
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let m = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, 0o600);
+    }
+    // Reopening applies no migration twice.
+    let again = Store::open(dir).unwrap();
+    assert_eq!(again.schema_version().unwrap(), tfa::store::SCHEMA_VERSION);
+    assert_eq!(again.accounts().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn cpanel_import_export_round_trip() {
+    use std::os::unix::fs::PermissionsExt;
+    use tfa::store::cpanel;
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tfa_userdata.json"),
+        r#"{"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP","extra":1},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("issuer_userdata.json"),
+        r#"{"system_wide_issuer":"My Host","res":"Res Brand"}"#,
+    )
+    .unwrap();
+    let s = cpanel::import(&env.store, dir.path()).unwrap();
+    assert_eq!((s.configs, s.issuers), (3, 2));
+    let once = env.snapshot();
+    cpanel::import(&env.store, dir.path()).unwrap();
+    assert_eq!(env.snapshot(), once, "idempotent");
+    let out = tempfile::tempdir().unwrap();
+    cpanel::export(&env.store, out.path()).unwrap();
+    for f in ["tfa_userdata.json", "issuer_userdata.json"] {
+        let m = std::fs::metadata(out.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, 0o600, "{f}");
+    }
+    let tfa: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("tfa_userdata.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        tfa,
+        json!({"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP"},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"}})
+    );
+    let issuers: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("issuer_userdata.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        issuers,
+        json!({"system_wide_issuer":"My Host","res":"Res Brand"})
+    );
+    // Bad input: nothing is written.
+    for bad in [
+        r#"{"bob":{"secret":"JBSWY3DPEHPK3PX="}}"#,
+        r#"{"bob":{"secret":"NEWSECRETAAAAAAA"}, "../x":{"secret":"JBSWY3DPEHPK3PXP"}}"#,
+        r#"{"bob":"#,
+        r#"[1]"#,
+    ] {
+        std::fs::write(dir.path().join("tfa_userdata.json"), bad).unwrap();
+        let e = cpanel::import(&env.store, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nothing was imported"), "{e}");
+        assert_eq!(env.snapshot(), once, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_uses_of_one_code_let_exactly_one_through() {
+    let env = Env::new();
+    let c = code(SECRET, T0);
+    let q = format!("secret={SECRET}&tfa_token={c}");
+    let (a, b) = tokio::join!(
+        env.uapi("bob", "set_user_configuration", &q),
+        env.uapi("bob", "set_user_configuration", &q)
+    );
+    let ok = [&a, &b].iter().filter(|r| r.json()["status"] == 1).count();
+    assert_eq!(ok, 1, "{} / {}", a.text, b.text);
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers_and_no_store() {
+    let env = Env::new();
+    let r = env.uapi("bob", "get_user_configuration", "").await;
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let r = env.get("/", None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "no --www: nothing to serve"
+    );
+    assert!(r.text.contains("--www"));
+}

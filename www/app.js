@@ -36,16 +36,18 @@ const TEMPLATE = `
 <link rel="stylesheet" href="${new URL('style.css', import.meta.url)}">
 <section class="card" aria-labelledby="tfa-title">
   <h2 id="tfa-title" tabindex="-1">Two-Factor Authentication</h2>
-  <p class="lead">Protect your account with a security code from an authenticator app
-    (Google Authenticator, Microsoft Authenticator, Aegis, 1Password, …) in addition to your password.</p>
+  <p class="lead">Protect your account with a code from an authenticator app, in addition to your password.</p>
 
-  <div class="live" role="status" aria-live="polite" aria-atomic="true" data-ref="status"></div>
-  <div class="alert" role="alert" aria-atomic="true" data-ref="alert" hidden></div>
-  <p class="clock-warning" data-ref="clockWarning" hidden></p>
+  <div class="messages" data-ref="messages">
+    <div class="live" role="status" aria-live="polite" aria-atomic="true" data-ref="status"></div>
+    <div class="alert" role="alert" aria-atomic="true" data-ref="alert" hidden></div>
+    <p class="clock-warning" data-ref="clockWarning" hidden></p>
+  </div>
 
   <div data-view="loading"><p class="muted">Loading…</p></div>
 
   <div data-view="status" hidden>
+    <div data-slot="messages"></div>
     <p class="state" data-ref="stateText"></p>
     <div class="actions" data-ref="disabledActions" hidden>
       <button type="button" class="primary" data-action="setup">Set up two-factor authentication</button>
@@ -65,20 +67,15 @@ const TEMPLATE = `
   </div>
 
   <div data-view="setup" hidden>
-    <p class="warning" data-ref="reconfigureWarning" hidden>You are replacing your current set-up.
-      Once you confirm, codes from the old entry in your authenticator app stop working:
-      delete that entry afterwards.</p>
     <div class="setup-grid">
-      <div class="scan">
-        <h3>1. Scan this QR code with your app</h3>
-        <figure class="qr" data-ref="qr" role="img"></figure>
-        <p class="countdown" aria-hidden="true">
-          <span class="bar"><span data-ref="bar"></span></span>
-          <span data-ref="countdown"></span>
-        </p>
+      <figure class="qr" data-ref="qr" role="img"></figure>
+      <div class="steps">
+        <div data-slot="messages"></div>
+        <p class="warning" data-ref="reconfigureWarning" hidden>You are replacing your current set-up. Once you confirm, codes from the old entry in your authenticator app stop working: delete that entry afterwards.</p>
+        <h3>1. Scan the QR code with your authenticator app</h3>
         <details data-ref="manual">
-          <summary>Can’t scan the code?</summary>
-          <p>Add an account by hand (time-based) with:</p>
+          <summary>Can’t scan it?</summary>
+          <p class="muted">Add a time-based account by hand with:</p>
           <dl class="manual">
             <dt>Account</dt><dd data-ref="account"></dd>
             <dt>Issuer</dt><dd data-ref="issuer"></dd>
@@ -87,24 +84,27 @@ const TEMPLATE = `
           </dl>
           <p><a data-ref="otpauthLink" href="#">Open in an authenticator app on this device</a></p>
         </details>
+        <form class="verify" data-ref="form" novalidate>
+          <h3>2. Enter the six-digit code it shows</h3>
+          <label for="tfa-code">Security code</label>
+          <input id="tfa-code" name="tfa_token" data-ref="code" inputmode="numeric"
+                 autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="9" spellcheck="false"
+                 aria-describedby="tfa-code-help" required>
+          <p id="tfa-code-help" class="muted">Spaces are fine.
+            <span class="countdown" aria-hidden="true"><span class="bar"><span data-ref="bar"></span></span>
+            <span data-ref="countdown"></span></span></p>
+          <div class="actions">
+            <button type="submit" class="primary" data-ref="confirm">Verify and enable</button>
+            <button type="button" data-action="cancel-setup">Cancel</button>
+          </div>
+        </form>
       </div>
-      <form class="verify" data-ref="form" novalidate>
-        <h3>2. Enter the code your app shows</h3>
-        <label for="tfa-code">Security code</label>
-        <input id="tfa-code" name="tfa_token" data-ref="code" inputmode="numeric"
-               autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="9" spellcheck="false"
-               aria-describedby="tfa-code-help" required>
-        <p id="tfa-code-help" class="muted">Six digits; spaces are fine.</p>
-        <div class="actions">
-          <button type="submit" class="primary" data-ref="confirm">Verify and enable</button>
-          <button type="button" data-action="cancel-setup">Cancel</button>
-        </div>
-      </form>
     </div>
   </div>
 
   <div data-view="done" hidden>
-    <p class="success" data-ref="doneText">Two-factor authentication is enabled.</p>
+    <div data-slot="messages"></div>
+    <p class="success" data-ref="doneText" tabindex="-1">Two-factor authentication is enabled.</p>
     <p>From now on you will be asked for a code from your app when you log in.
       Keep your phone safe: there are no backup codes, so if you lose it, ask your
       administrator to remove two-factor authentication for you.</p>
@@ -189,6 +189,9 @@ export class TfaEnrollment extends HTMLElement {
 
   show(view) {
     for (const el of this.shadowRoot.querySelectorAll('[data-view]')) el.hidden = el.dataset.view !== view;
+    // Messages sit where the eye is: at the top of the view's own message slot.
+    const slot = this.shadowRoot.querySelector(`[data-view="${view}"] [data-slot="messages"]`);
+    if (slot && this.refs.messages.parentElement !== slot) slot.append(this.refs.messages);
     this.view = view;
     this.setAttribute('state', view);
   }
@@ -227,7 +230,7 @@ export class TfaEnrollment extends HTMLElement {
     this.refs.disabledActions.hidden = this.enabled;
     this.refs.removeConfirm.hidden = true;
     this.show('status');
-    this.say(message || this.refs.stateText.textContent);
+    this.say(message);
   }
 
   async onClick(e) {
@@ -291,7 +294,7 @@ export class TfaEnrollment extends HTMLElement {
     this.refs.manual.open = false;
     this.show('setup');
     this.startCountdown();
-    this.say('Scan the QR code with your authenticator app, then enter the six-digit code it shows.');
+    this.say('');
     this.refs.code.focus();
   }
 
@@ -362,8 +365,8 @@ export class TfaEnrollment extends HTMLElement {
       this.stopCountdown();
       this.config = null;
       this.show('done');
-      this.say('Two-factor authentication is enabled.');
-      this.shadowRoot.querySelector('[data-action="back"]').focus();
+      this.say('');
+      this.refs.doneText.focus();
     } catch (err) {
       this.fail(err);
       this.refs.code.select();

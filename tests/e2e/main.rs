@@ -1,8 +1,76 @@
-//! The one end-to-end test binary.
+//! The one end-to-end test binary: the real `tfa serve` process (server.rs) and the enrollment
+//! page driven in headless Chromium (browser.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod browser;
+mod server;
+
+use serde_json::Value;
+use tfa_e2e::{add_account, tfa_ok, workspace_root, Server, ServerOptions};
 
 #[test]
 fn core_is_linkable_from_the_e2e_package() {
     let s = tfa::core::Secret::parse("JBSWY3DPEHPK3PXP").unwrap();
     assert_eq!(tfa::core::totp::code_at(&s, 0).len(), 6);
+}
+
+/// A server with the built page and one cPanel user of known password.
+fn page_server(user: &str, pass: &str) -> (Server, tempfile::TempDir) {
+    let www = workspace_root().join("www");
+    assert!(
+        www.join("pkg/tfa_bg.wasm").exists(),
+        "www/pkg is not built: run `cargo xtask build-www` (cargo xtask test does)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    add_account(&data, user, pass, &["--domain", &format!("{user}.example")]);
+    let server = Server::start(ServerOptions {
+        data_dir: Some(data),
+        www: Some(www),
+        ..Default::default()
+    });
+    (server, tmp)
+}
+
+fn whm_configs(server: &Server) -> Value {
+    let out = tfa_ok(
+        &server.data_dir,
+        &["whmapi1", "--output=json", "twofactorauth_get_user_configs"],
+        None,
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_page_end_to_end_in_chromium() {
+    let (server, _tmp) = page_server("alice", "alice-pass-4b7e2c");
+    let configs = || whm_configs(&server);
+    let target = browser::Target {
+        base_url: &server.base_url,
+        user: "alice",
+        pass: "alice-pass-4b7e2c",
+        whm_configs: &configs,
+    };
+    let mut b = browser::Browser::start().await;
+    browser::enrollment_flow(&mut b, &target).await;
+    b.close().await;
+    let stopped = server.stop();
+    assert!(!stopped.log.contains("alice-pass-4b7e2c"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_page_as_a_custom_element_and_accessible() {
+    let (server, _tmp) = page_server("bob", "bob-pass-93d1aa");
+    let configs = || whm_configs(&server);
+    let target = browser::Target {
+        base_url: &server.base_url,
+        user: "bob",
+        pass: "bob-pass-93d1aa",
+        whm_configs: &configs,
+    };
+    let mut b = browser::Browser::start().await;
+    browser::custom_element(&mut b, &target).await;
+    browser::accessibility(&mut b, &target).await;
+    b.close().await;
+    server.stop();
 }

@@ -1,0 +1,588 @@
+//! The enrollment page, driven in Debian's headless Chromium through chromedriver (fantoccini),
+//! against the real `tfa serve` process: log in, set up, decode the QR from a screenshot with an
+//! independent decoder, type the code, reload, a wrong code, a drifted code, remove; the page
+//! under `/cpsessNNNNNNNNNN/` and as a custom element on a plain host page; an axe-core check;
+//! and no console error anywhere. PNGs of each step are saved under `target/e2e/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use tfa::core::totp::{code_at, find_drift, DRIFT_SEARCH_STEPS};
+use tfa::core::{OtpAuth, Secret};
+use tfa_e2e::{now as now_secs, workspace_root};
+
+/// Where the run's screenshots go.
+fn shots_dir() -> PathBuf {
+    let dir = workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The states the README shows.
+const README_SHOTS: &[&str] = &["status-off", "scan", "done"];
+
+/// `POST /session/{id}/se/log {"type":"browser"}`: Chromium's console, through chromedriver.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// Headless Chromium under chromedriver, with a fresh profile, at 1280×720.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shot: usize,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        // The Chromium binary and flags root needs, as `cargo xtask setup` wrote them for
+        // wasm-pack (one source of truth: wasm-pack.toml).
+        let webdriver_json = workspace_root().join("crate/webdriver.json");
+        let caps: Value = serde_json::from_str(
+            &std::fs::read_to_string(&webdriver_json).unwrap_or_else(|e| {
+                panic!("{}: {e}; run `cargo xtask setup`", webdriver_json.display())
+            }),
+        )
+        .unwrap();
+        let profile = tempfile::tempdir().unwrap();
+        let mut chrome = caps["goog:chromeOptions"].clone();
+        let args = chrome["args"].as_array_mut().unwrap();
+        args.push(json!("--window-size=1280,720"));
+        args.push(json!(format!(
+            "--user-data-dir={}",
+            profile.path().display()
+        )));
+
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian chromium-driver; `cargo xtask setup` installs it)");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert("goog:chromeOptions".into(), chrome);
+        capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("chromedriver: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+            shot: 0,
+        }
+    }
+
+    /// Saves a PNG of the viewport as `target/e2e/<prefix>-NN-<name>.png` and returns its bytes.
+    /// With `TFA_UPDATE_SCREENSHOTS=1`, the README's pictures (tests/screenshots/<name>.png) are
+    /// refreshed too, for the states the README shows.
+    pub async fn screenshot(&mut self, prefix: &str, name: &str) -> Vec<u8> {
+        self.shot += 1;
+        let png = self.client.screenshot().await.unwrap();
+        let path = shots_dir().join(format!("{prefix}-{:02}-{name}.png", self.shot));
+        std::fs::write(&path, &png).unwrap();
+        if std::env::var_os("TFA_UPDATE_SCREENSHOTS").is_some()
+            && README_SHOTS.contains(&name)
+            && prefix == "flow"
+        {
+            let dir = workspace_root().join("tests/screenshots");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        }
+        png
+    }
+
+    /// Console messages at level SEVERE since the last call (Chromium's console errors,
+    /// uncaught exceptions and failed loads).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let log = self.client.issue_cmd(BrowserLog).await.unwrap();
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until `script` (an expression) is truthy.
+    pub async fn wait_js(&self, script: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = self.js(&format!("return !!({script});")).await;
+            if v == json!(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let alert = self.js(ALERT_TEXT).await;
+                panic!("timed out waiting for {what} ({script}); page alert: {alert}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An element inside the `<tfa-enrollment>` shadow root.
+    pub async fn shadow(&self, css: &str) -> Element {
+        let host = self
+            .client
+            .find(Locator::Css("tfa-enrollment"))
+            .await
+            .unwrap();
+        host.shadow_root()
+            .await
+            .unwrap()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+    }
+
+    pub async fn wait_state(&self, state: &str) {
+        self.wait_js(
+            &format!(
+                "document.querySelector('tfa-enrollment')?.getAttribute('state') === '{state}'"
+            ),
+            &format!("the page's “{state}” state"),
+        )
+        .await;
+    }
+
+    pub async fn close(self) {
+        let Browser {
+            client, mut driver, ..
+        } = self;
+        let _ = client.close().await;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+}
+
+const ALERT_TEXT: &str =
+    "const a = document.querySelector('tfa-enrollment')?.shadowRoot?.querySelector('[data-ref=alert]'); return a && !a.hidden ? a.textContent : null;";
+
+/// Records every fetch the page makes, and the JSON of generate_user_configuration.
+const RECORD_FETCHES: &str = r#"
+if (!window.__tfaCalls) {
+  window.__tfaCalls = [];
+  const orig = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = String(input);
+    window.__tfaCalls.push(url);
+    const res = await orig(input, init);
+    if (url.includes('generate_user_configuration')) {
+      res.clone().json().then((j) => { window.__tfaGenerated = j; });
+    }
+    return res;
+  };
+}
+return true;"#;
+
+/// Decodes every QR code in a PNG with rqrr (an implementation we did not write).
+pub fn decode_qr_png(png: &[u8]) -> Vec<String> {
+    let img = image::load_from_memory(png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok().map(|(_, content)| content))
+        .collect()
+}
+
+/// The current code, computed by Debian's `oathtool` when present, else by the core.
+fn code_now(secret: &str, offset_secs: i64) -> String {
+    let now = now_secs();
+    let at = now.checked_add_signed(offset_secs).unwrap();
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", "--now"])
+        .arg(format!("@{at}"))
+        .arg(secret)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8(o.stdout).unwrap().trim().to_owned(),
+        _ => code_at(&Secret::parse(secret).unwrap(), at),
+    }
+}
+
+/// What a test needs of the running server.
+pub struct Target<'a> {
+    pub base_url: &'a str,
+    pub user: &'a str,
+    pub pass: &'a str,
+    /// Runs `tfa whmapi1 twofactorauth_get_user_configs --output=json` on the server's store.
+    pub whm_configs: &'a dyn Fn() -> Value,
+}
+
+/// Logs in through `/login` and returns the `/cpsessNNNNNNNNNN/` prefix the server redirected to.
+pub async fn login(b: &Browser, t: &Target<'_>) -> String {
+    b.client
+        .goto(&format!("{}/login", t.base_url))
+        .await
+        .unwrap();
+    let form = b.client.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("user", t.user).await.unwrap();
+    form.set_by_name("pass", t.pass).await.unwrap();
+    form.submit().await.unwrap();
+    b.wait_js(
+        "/\\/cpsess\\d{10}\\//.test(location.pathname)",
+        "the cpsess redirect",
+    )
+    .await;
+    let path = b.client.current_url().await.unwrap().path().to_owned();
+    let prefix: String = path.chars().take("/cpsess0123456789/".len()).collect();
+    assert!(
+        prefix.starts_with("/cpsess") && prefix.ends_with('/'),
+        "{path}"
+    );
+    prefix
+}
+
+/// The whole flow, as a person would go through it.
+pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
+    const P: &str = "flow";
+    // 1. Log in; the page under /cpsessNNNNNNNNNN/ shows the status.
+    let prefix = login(b, t).await;
+    b.wait_state("status").await;
+    let state = b.shadow("[data-ref=stateText]").await.text().await.unwrap();
+    assert!(state.contains("not set up"), "{state}");
+    b.screenshot(P, "status-off").await;
+
+    // The API base comes from the location's cpsess prefix.
+    let base = b
+        .js("return document.querySelector('tfa-enrollment').apiBase;")
+        .await;
+    assert_eq!(base, json!(prefix));
+
+    // 2. Set up.
+    b.js(RECORD_FETCHES).await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_state("setup").await;
+    b.wait_js("window.__tfaGenerated", "the generate response")
+        .await;
+    let generated = b.js("return window.__tfaGenerated;").await;
+    assert_eq!(generated["status"], json!(1), "{generated}");
+    let otpauth = generated["data"]["otpauth_str"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = generated["data"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 16);
+
+    // Layout: the QR and the code field both fit on a 1280×720 screen, at ≥ 6 px per module.
+    let (vw, vh) = (
+        b.js("return innerWidth;").await.as_f64().unwrap(),
+        b.js("return innerHeight;").await.as_f64().unwrap(),
+    );
+    assert!(vw <= 1280.0 && vh <= 720.0, "viewport {vw}×{vh}");
+    let qr = b.shadow(".qr svg").await;
+    let (qx, qy, qw, qh) = qr.rectangle().await.unwrap();
+    let modules = b
+        .js("return Number(document.querySelector('tfa-enrollment').shadowRoot.querySelector('.qr svg').getAttribute('width')) / 8;")
+        .await
+        .as_f64()
+        .unwrap();
+    assert!(qw / modules >= 6.0, "{} px per module", qw / modules);
+    let code_field = b.shadow("#tfa-code").await;
+    let (cx, cy, cw, ch) = code_field.rectangle().await.unwrap();
+    for (what, x, y, w, h) in [("QR", qx, qy, qw, qh), ("code field", cx, cy, cw, ch)] {
+        assert!(
+            x >= 0.0 && y >= 0.0 && x + w <= vw && y + h <= vh,
+            "{what} at {x},{y} {w}×{h} is off a {vw}×{vh} screen"
+        );
+    }
+    assert_eq!(
+        code_field.attr("inputmode").await.unwrap().as_deref(),
+        Some("numeric")
+    );
+    assert_eq!(
+        code_field.attr("autocomplete").await.unwrap().as_deref(),
+        Some("one-time-code")
+    );
+
+    // 3. Decode the QR in a screenshot with an independent decoder.
+    let png = b.screenshot(P, "scan").await;
+    assert_eq!(
+        decode_qr_png(&png),
+        vec![otpauth.clone()],
+        "the QR on screen"
+    );
+    let decoded = OtpAuth::parse(&otpauth).unwrap();
+    assert_eq!(decoded.secret.expose(), secret);
+
+    // The manual key: account, issuer, key in groups of four.
+    b.shadow("[data-ref=manual] summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let key = b.shadow("[data-ref=key]").await.text().await.unwrap();
+    assert_eq!(key.replace(' ', ""), secret);
+    assert!(key.split(' ').all(|g| g.len() == 4), "{key}");
+    let account = b.shadow("[data-ref=account]").await.text().await.unwrap();
+    assert_eq!(account, t.user);
+    let link = b
+        .shadow("[data-ref=otpauthLink]")
+        .await
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(link.as_deref(), Some(otpauth.as_str()));
+    b.screenshot(P, "manual-key").await;
+
+    // 4. Type the current code, pasted with a space, and see the success state.
+    let code = code_now(&secret, 0);
+    let typed = format!("{} {}", &code[..3], &code[3..]);
+    code_field.send_keys(&typed).await.unwrap();
+    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.wait_state("done").await;
+    b.screenshot(P, "done").await;
+
+    // 5. Reload: enabled, and the server's own CLI agrees.
+    b.client.refresh().await.unwrap();
+    b.wait_state("status").await;
+    let state = b.shadow("[data-ref=stateText]").await.text().await.unwrap();
+    assert!(state.contains("is enabled"), "{state}");
+    let configs = (t.whm_configs)();
+    assert_eq!(configs["data"][t.user]["is_enabled"], json!(1), "{configs}");
+
+    // 6. Reconfigure (with its warning), then a wrong code: the server's message, verbatim.
+    b.js(RECORD_FETCHES).await;
+    b.js("window.__tfaGenerated = null; return 1;").await;
+    b.shadow("[data-action=reconfigure]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_state("setup").await;
+    b.wait_js("window.__tfaGenerated", "the generate response")
+        .await;
+    assert!(b
+        .shadow("[data-ref=reconfigureWarning]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    let generated = b.js("return window.__tfaGenerated;").await;
+    let secret2 = generated["data"]["secret"].as_str().unwrap().to_owned();
+    let s2 = Secret::parse(&secret2).unwrap();
+    let now = now_secs();
+    let wrong = (0..1_000_000u64)
+        .map(|n| format!("{:06}", (n * 7919 + 123_457) % 1_000_000))
+        .find(|c| find_drift(&s2, c, now, DRIFT_SEARCH_STEPS + 2).is_none())
+        .unwrap();
+    let field = b.shadow("#tfa-code").await;
+    field.send_keys(&wrong).await.unwrap();
+    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.wait_js(
+        &format!("({ALERT_TEXT_EXPR}) !== null"),
+        "the server's error",
+    )
+    .await;
+    let alert = b.js(ALERT_TEXT).await;
+    assert_eq!(
+        alert.as_str().unwrap().lines().next(),
+        Some("Failed to set user configuration: The security code is invalid."),
+    );
+    b.screenshot(P, "wrong-code").await;
+
+    // 7. A code from 3 minutes ahead: the drift hint, and nothing is sent.
+    let sent_before = b.js("return window.__tfaCalls.length;").await;
+    let ahead = code_now(&secret2, 180);
+    field.clear().await.unwrap();
+    field.send_keys(&ahead).await.unwrap();
+    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.wait_js(
+        &format!("(({ALERT_TEXT_EXPR}) || '').includes('ahead')"),
+        "the drift hint",
+    )
+    .await;
+    let alert = b.js(ALERT_TEXT).await;
+    assert!(
+        alert.as_str().unwrap().contains("about 3 minutes ahead"),
+        "{alert}"
+    );
+    assert_eq!(
+        b.js("return window.__tfaCalls.length;").await,
+        sent_before,
+        "no request for a drifted code"
+    );
+    b.screenshot(P, "drift").await;
+
+    // 8. Remove, after a confirmation.
+    b.shadow("[data-action=cancel-setup]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_state("status").await;
+    b.shadow("[data-action=ask-remove]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(b
+        .shadow("[data-ref=removeConfirm]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.screenshot(P, "confirm-remove").await;
+    b.shadow("[data-action=remove]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_js(
+        "document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-ref=stateText]').textContent.includes('not set up')",
+        "the removed state",
+    )
+    .await;
+    let configs = (t.whm_configs)();
+    assert_eq!(configs["data"][t.user]["is_enabled"], json!(0), "{configs}");
+
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
+
+const ALERT_TEXT_EXPR: &str =
+    "(() => { const a = document.querySelector('tfa-enrollment')?.shadowRoot?.querySelector('[data-ref=alert]'); return a && !a.hidden ? a.textContent : null; })()";
+
+/// The custom element on a plain host page: styles scoped, themable, and working.
+pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
+    let prefix = login(b, t).await;
+    b.client
+        .goto(&format!("{}{prefix}embed.html", t.base_url))
+        .await
+        .unwrap();
+    b.wait_state("status").await;
+    // The host page's `button { background: hotpink }` does not leak in; its custom property does.
+    let setup = b.shadow("[data-action=setup]").await;
+    let bg = setup.css_value("background-color").await.unwrap();
+    // WebDriver reports colours as rgba().
+    assert_eq!(bg, "rgba(111, 45, 189, 1)", "themed by --tfa-accent");
+    let host_h1 = b
+        .js("return getComputedStyle(document.querySelector('h1')).fontFamily;")
+        .await;
+    assert!(host_h1.as_str().unwrap().contains("Georgia"));
+    // apiBaseFor honours an explicit attribute over the location.
+    let api = b
+        .js("const el = document.createElement('div'); el.setAttribute('api-base', '/custom'); \
+             return import(new URL('app.js', location.href)).then(m => [m.apiBaseFor(el), \
+             m.apiBaseFor(document.createElement('div'), {pathname: '/cpsess0123456789/frontend/jupiter/tfa/index.html'}), \
+             m.apiBaseFor(document.createElement('div'), {pathname: '/tfa/index.html'})]);")
+        .await;
+    assert_eq!(api, json!(["/custom/", "/cpsess0123456789/", "/"]));
+    b.screenshot("embed", "custom-element").await;
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
+
+/// axe-core (from npm) in Chromium over the page's states: no serious or critical violation.
+pub async fn accessibility(b: &mut Browser, t: &Target<'_>) {
+    let axe_path = workspace_root().join("tests/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&axe_path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `cargo xtask setup`", axe_path.display()));
+    login(b, t).await;
+    b.wait_state("status").await;
+    axe_check(b, &axe, "status").await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_state("setup").await;
+    b.shadow("[data-ref=manual] summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    axe_check(b, &axe, "setup").await;
+
+    // Keyboard alone: from the code field, Tab reaches the confirm button next.
+    let field = b.shadow("#tfa-code").await;
+    field.click().await.unwrap();
+    field.send_keys("\u{E004}").await.unwrap(); // Tab
+    let focused = b
+        .js("return document.querySelector('tfa-enrollment').shadowRoot.activeElement?.dataset.ref ?? null;")
+        .await;
+    assert_eq!(focused, json!("confirm"));
+    // Every control has a label (an accessible name).
+    let unlabeled = b
+        .js("const r = document.querySelector('tfa-enrollment').shadowRoot; \
+             return [...r.querySelectorAll('input, button')].filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim())).length;")
+        .await;
+    assert_eq!(unlabeled, json!(0));
+    // Messages go to aria-live regions.
+    let live = b
+        .js("const r = document.querySelector('tfa-enrollment').shadowRoot; \
+             return [r.querySelector('[data-ref=status]').getAttribute('aria-live'), r.querySelector('[data-ref=alert]').getAttribute('role')];")
+        .await;
+    assert_eq!(live, json!(["polite", "alert"]));
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
+
+/// Runs axe-core over the document (it enters open shadow roots) and fails on any serious or
+/// critical violation.
+async fn axe_check(b: &Browser, axe: &str, label: &str) {
+    b.js(&format!("{axe}\nreturn true;")).await;
+    let result = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+                .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length }))))
+                .catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e) }]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let bad: Vec<&Value> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(bad.is_empty(), "axe, {label}: {bad:#?}");
+}

@@ -46,6 +46,13 @@ const TEMPLATE = `
 
   <div data-view="loading"><p class="muted">Loading…</p></div>
 
+  <div data-view="error" hidden>
+    <div data-slot="messages"></div>
+    <div class="actions">
+      <button type="button" data-action="retry">Try again</button>
+    </div>
+  </div>
+
   <div data-view="status" hidden>
     <div data-slot="messages"></div>
     <p class="state" data-ref="stateText"></p>
@@ -129,7 +136,17 @@ export class TfaEnrollment extends HTMLElement {
 
   connectedCallback() {
     this.apiBase = apiBaseFor(this);
-    this.refresh().catch((e) => this.fail(e));
+    this.load();
+  }
+
+  /** The first status request; a failure leaves a way to try again. */
+  async load() {
+    try {
+      await this.refresh();
+    } catch (e) {
+      this.show('error');
+      this.fail(e);
+    }
   }
 
   disconnectedCallback() {
@@ -259,6 +276,7 @@ export class TfaEnrollment extends HTMLElement {
           break;
         case 'copy': await this.copyKey(); break;
         case 'back': await this.refresh(); this.focusTitle(); break;
+        case 'retry': this.show('loading'); await this.load(); break;
         default: break;
       }
     } catch (err) {

@@ -495,6 +495,26 @@ const ALERT_TEXT_EXPR: &str =
 /// The custom element on a plain host page: styles scoped, themable, and working.
 pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
     let prefix = login(b, t).await;
+    // Outside the session's cpsess path the server refuses the cookie alone ("Token denied");
+    // the element says so and offers to try again instead of hanging on "Loading…".
+    b.client
+        .goto(&format!("{}/embed.html", t.base_url))
+        .await
+        .unwrap();
+    b.wait_state("error").await;
+    let alert = b.js(ALERT_TEXT).await;
+    assert_eq!(alert, json!("Token denied"));
+    assert!(b
+        .shadow("[data-action=retry]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    let errors = b.console_errors().await;
+    assert!(
+        errors.iter().all(|e| e.contains("status of 403")),
+        "only the refused API call may log: {errors:#?}"
+    );
     b.client
         .goto(&format!("{}{prefix}embed.html", t.base_url))
         .await

@@ -62,7 +62,7 @@ impl fmt::Display for Error {
             Error::SecretChar { ch, position } => write!(
                 f,
                 "The secret contains “{}” at position {}; only the letters A-Z and the digits 2-7 are allowed.",
-                ch.escape_debug(),
+                Shown(*ch),
                 position + 1
             ),
             Error::SecretPadding => {
@@ -83,7 +83,7 @@ impl fmt::Display for Error {
             Error::TokenChar { ch, position } => write!(
                 f,
                 "The security code must contain only digits; “{}” was found at position {}.",
-                ch.escape_debug(),
+                Shown(*ch),
                 position + 1
             ),
             Error::TimeOutOfRange => f.write_str("The time is out of range."),
@@ -95,7 +95,7 @@ impl fmt::Display for Error {
             Error::IssuerChar { ch } => write!(
                 f,
                 "The issuer contains “{}”; it can only use spaces and the following characters: a-z, A-Z, 0-9, ., _, -",
-                ch.escape_debug()
+                Shown(*ch)
             ),
             Error::QrTooLong => f.write_str("The text is too long to fit in a QR code."),
         }
@@ -109,7 +109,7 @@ impl fmt::Display for UriError {
             UriError::Type(t) => write!(
                 f,
                 "the type “{}” is not supported; use “totp” or “hotp”.",
-                t.escape_debug()
+                ShownStr(t)
             ),
             UriError::NoLabel => f.write_str("the account name (label) is missing."),
             UriError::NoSecret => f.write_str("the “secret” parameter is missing."),
@@ -117,11 +117,34 @@ impl fmt::Display for UriError {
             UriError::Param { name, value } => write!(
                 f,
                 "the “{name}” parameter has an unusable value “{}”.",
-                value.escape_debug()
+                ShownStr(value)
             ),
             UriError::NoCounter => f.write_str("a “hotp” URI needs a “counter” parameter."),
             UriError::Secret(e) => write!(f, "{e}"),
         }
+    }
+}
+
+/// A character as a message shows it: itself when it is printable ASCII or a letter, else its
+/// code point (`U+0000`), so that control characters cannot garble the message.
+struct Shown(char);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_control() || (self.0.is_whitespace() && self.0 != ' ') {
+            write!(f, "U+{:04X}", u32::from(self.0))
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// A string shown as [`Shown`] shows each character.
+struct ShownStr<'a>(&'a str);
+
+impl fmt::Display for ShownStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.chars().try_for_each(|c| write!(f, "{}", Shown(c)))
     }
 }
 
@@ -130,5 +153,36 @@ impl std::error::Error for Error {}
 impl From<UriError> for Error {
     fn from(e: UriError) -> Self {
         Error::Uri(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn messages_show_control_characters_as_code_points() {
+        let e = Error::SecretChar {
+            ch: '\0',
+            position: 2,
+        };
+        assert_eq!(
+            e.to_string(),
+            "The secret contains “U+0000” at position 3; only the letters A-Z and the digits 2-7 are allowed."
+        );
+        let e = Error::TokenChar {
+            ch: '\t',
+            position: 0,
+        };
+        assert!(e.to_string().contains("“U+0009”"), "{e}");
+        let e = Error::TokenChar {
+            ch: 'x',
+            position: 0,
+        };
+        assert!(e.to_string().contains("“x”"), "{e}");
+        let e = Error::Uri(UriError::Type("to\ntp".into()));
+        assert!(e.to_string().contains("“toU+000Atp”"), "{e}");
     }
 }

@@ -538,6 +538,17 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
         .await;
     assert_eq!(api, json!(["/custom/", "/cpsess0123456789/", "/"]));
     b.screenshot("embed", "custom-element").await;
+
+    // A browser clock 2 minutes fast: the page compares it with the server's Date header.
+    b.js("const real = Date.now; Date.now = () => real.call(Date) + 120000; return 1;")
+        .await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_state("setup").await;
+    let warning = b.shadow("[data-ref=clockWarning]").await;
+    assert!(warning.is_displayed().await.unwrap());
+    let text = warning.text().await.unwrap();
+    assert!(text.contains("seconds ahead of the server"), "{text}");
+    b.screenshot("embed", "clock-warning").await;
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }

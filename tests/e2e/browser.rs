@@ -57,47 +57,105 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-/// Headless Chromium under chromedriver, with a fresh profile, at 1280×720.
+/// Which browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+}
+
+/// The Chromium binary and flags root needs, as `cargo xtask setup` wrote them for wasm-pack
+/// (one source of truth: wasm-pack.toml), plus the window size and a fresh profile.
+fn chromium_caps(profile: &tempfile::TempDir) -> serde_json::Map<String, Value> {
+    let webdriver_json = workspace_root().join("crate/webdriver.json");
+    let caps: Value = serde_json::from_str(
+        &std::fs::read_to_string(&webdriver_json).unwrap_or_else(|e| {
+            panic!("{}: {e}; run `cargo xtask setup`", webdriver_json.display())
+        }),
+    )
+    .unwrap();
+    let mut chrome = caps["goog:chromeOptions"].clone();
+    let args = chrome["args"].as_array_mut().unwrap();
+    args.push(json!("--window-size=1280,720"));
+    args.push(json!(format!(
+        "--user-data-dir={}",
+        profile.path().display()
+    )));
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert("goog:chromeOptions".into(), chrome);
+    capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    capabilities
+}
+
+/// Debian's Firefox ESR, headless, kept off the network (there is none here).
+fn firefox_caps() -> serde_json::Map<String, Value> {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("firefox"));
+    capabilities.insert(
+        "moz:firefoxOptions".into(),
+        json!({
+            "binary": "/usr/bin/firefox-esr",
+            "args": ["-headless", "--width=1280", "--height=720"],
+            "prefs": {
+                "app.update.enabled": false,
+                "browser.shell.checkDefaultBrowser": false,
+                "datareporting.policy.dataSubmissionEnabled": false,
+                "network.captive-portal-service.enabled": false,
+                "network.connectivity-service.enabled": false,
+                "toolkit.telemetry.enabled": false,
+                "browser.safebrowsing.malware.enabled": false,
+                "browser.safebrowsing.phishing.enabled": false,
+            }
+        }),
+    );
+    capabilities
+}
+
+/// geckodriver, as `cargo xtask setup` installs it (crates.io, into cargo's bin directory).
+fn geckodriver() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    home.join("bin/geckodriver")
+}
+
+/// A browser under its WebDriver server, with a fresh profile, at 1280×720.
 pub struct Browser {
     pub client: Client,
+    pub engine: Engine,
     driver: Child,
     _profile: tempfile::TempDir,
     shot: usize,
 }
 
 impl Browser {
+    /// Chromium (`chromium` + `chromium-driver` from Debian).
     pub async fn start() -> Browser {
-        // The Chromium binary and flags root needs, as `cargo xtask setup` wrote them for
-        // wasm-pack (one source of truth: wasm-pack.toml).
-        let webdriver_json = workspace_root().join("crate/webdriver.json");
-        let caps: Value = serde_json::from_str(
-            &std::fs::read_to_string(&webdriver_json).unwrap_or_else(|e| {
-                panic!("{}: {e}; run `cargo xtask setup`", webdriver_json.display())
-            }),
-        )
-        .unwrap();
-        let profile = tempfile::tempdir().unwrap();
-        let mut chrome = caps["goog:chromeOptions"].clone();
-        let args = chrome["args"].as_array_mut().unwrap();
-        args.push(json!("--window-size=1280,720"));
-        args.push(json!(format!(
-            "--user-data-dir={}",
-            profile.path().display()
-        )));
+        Browser::start_engine(Engine::Chromium).await
+    }
 
+    pub async fn start_engine(engine: Engine) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let (driver_bin, capabilities) = match engine {
+            Engine::Chromium => ("/usr/bin/chromedriver".into(), chromium_caps(&profile)),
+            Engine::Firefox => (geckodriver(), firefox_caps()),
+        };
         let port = free_port();
-        let driver = Command::new("/usr/bin/chromedriver")
+        let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver (Debian chromium-driver; `cargo xtask setup` installs it)");
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("browserName".into(), json!("chrome"));
-        capabilities.insert("goog:chromeOptions".into(), chrome);
-        capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (`cargo xtask setup` installs it)",
+                    driver_bin.display()
+                )
+            });
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
             match ClientBuilder::new(connector.clone())
                 .capabilities(capabilities.clone())
@@ -105,13 +163,18 @@ impl Browser {
                 .await
             {
                 Ok(c) => break c,
-                Err(e) if Instant::now() > deadline => panic!("chromedriver: {e}"),
+                Err(e) if Instant::now() > deadline => panic!("{}: {e}", driver_bin.display()),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
+        if engine == Engine::Firefox {
+            // Firefox's --width/--height size the window; make the viewport 1280×720 at most.
+            client.set_window_size(1280, 720).await.unwrap();
+        }
         Browser {
             client,
             driver,
+            engine,
             _profile: profile,
             shot: 0,
         }
@@ -123,11 +186,16 @@ impl Browser {
     pub async fn screenshot(&mut self, prefix: &str, name: &str) -> Vec<u8> {
         self.shot += 1;
         let png = self.client.screenshot().await.unwrap();
-        let path = shots_dir().join(format!("{prefix}-{:02}-{name}.png", self.shot));
+        let engine = match self.engine {
+            Engine::Chromium => "",
+            Engine::Firefox => "firefox-",
+        };
+        let path = shots_dir().join(format!("{engine}{prefix}-{:02}-{name}.png", self.shot));
         std::fs::write(&path, &png).unwrap();
         if std::env::var_os("TFA_UPDATE_SCREENSHOTS").is_some()
             && README_SHOTS.contains(&name)
             && prefix == "flow"
+            && self.engine == Engine::Chromium
         {
             let dir = workspace_root().join("tests/screenshots");
             std::fs::create_dir_all(&dir).unwrap();
@@ -137,8 +205,12 @@ impl Browser {
     }
 
     /// Console messages at level SEVERE since the last call (Chromium's console errors,
-    /// uncaught exceptions and failed loads).
+    /// uncaught exceptions and failed loads). geckodriver has no such log (only WebDriver
+    /// BiDi), so under Firefox this is always empty: the console is checked in Chromium.
     pub async fn console_errors(&self) -> Vec<String> {
+        if self.engine == Engine::Firefox {
+            return Vec::new();
+        }
         let log = self.client.issue_cmd(BrowserLog).await.unwrap();
         log.as_array()
             .into_iter()
@@ -146,6 +218,12 @@ impl Browser {
             .filter(|e| e["level"] == "SEVERE")
             .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// Fails on any console error since the last look.
+    pub async fn assert_quiet_console(&self) {
+        let errors = self.console_errors().await;
+        assert!(errors.is_empty(), "console errors: {errors:#?}");
     }
 
     pub async fn js(&self, script: &str) -> Value {
@@ -485,8 +563,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     let configs = (t.whm_configs)();
     assert_eq!(configs["data"][t.user]["is_enabled"], json!(0), "{configs}");
 
-    let errors = b.console_errors().await;
-    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    b.assert_quiet_console().await;
 }
 
 const ALERT_TEXT_EXPR: &str =
@@ -549,8 +626,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
     let text = warning.text().await.unwrap();
     assert!(text.contains("seconds ahead of the server"), "{text}");
     b.screenshot("embed", "clock-warning").await;
-    let errors = b.console_errors().await;
-    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    b.assert_quiet_console().await;
 }
 
 /// axe-core (from npm) in Chromium over the page's states: no serious or critical violation.
@@ -590,8 +666,7 @@ pub async fn accessibility(b: &mut Browser, t: &Target<'_>) {
              return [r.querySelector('[data-ref=status]').getAttribute('aria-live'), r.querySelector('[data-ref=alert]').getAttribute('role')];")
         .await;
     assert_eq!(live, json!(["polite", "alert"]));
-    let errors = b.console_errors().await;
-    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    b.assert_quiet_console().await;
 }
 
 /// Runs axe-core over the document (it enters open shadow roots) and fails on any serious or

@@ -41,21 +41,31 @@ fn whm_configs(server: &Server) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enrollment_page_end_to_end_in_chromium() {
-    let (server, _tmp) = page_server("alice", "alice-pass-4b7e2c");
+/// The whole enrollment flow in one browser, against its own server.
+async fn enrollment_flow_in(engine: browser::Engine, user: &str, pass: &str) {
+    let (server, _tmp) = page_server(user, pass);
     let configs = || whm_configs(&server);
     let target = browser::Target {
         base_url: &server.base_url,
-        user: "alice",
-        pass: "alice-pass-4b7e2c",
+        user,
+        pass,
         whm_configs: &configs,
     };
-    let mut b = browser::Browser::start().await;
+    let mut b = browser::Browser::start_engine(engine).await;
     browser::enrollment_flow(&mut b, &target).await;
     b.close().await;
     let stopped = server.stop();
-    assert!(!stopped.log.contains("alice-pass-4b7e2c"));
+    assert!(!stopped.log.contains(pass));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_page_end_to_end_in_chromium() {
+    enrollment_flow_in(browser::Engine::Chromium, "alice", "alice-pass-4b7e2c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_page_end_to_end_in_firefox() {
+    enrollment_flow_in(browser::Engine::Firefox, "carol", "carol-pass-5e0f17").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,8 @@
 //! Build orchestration for tfa (the cargo `xtask` pattern): `cargo xtask <command>`.
 //!
 //! - `setup`: installs what is missing, idempotently (wasm32 target, wasm-pack and
-//!   wasm-bindgen-cli at the versions pinned in wasm-pack.toml, Debian's chromium,
-//!   chromium-driver and oathtool, binaryen's wasm-opt and axe-core from npm, and the
+//!   wasm-bindgen-cli at the versions pinned in wasm-pack.toml, geckodriver, Debian's chromium,
+//!   chromium-driver, firefox-esr and oathtool, binaryen's wasm-opt and axe-core from npm, and the
 //!   webdriver.json root's Chromium needs). Quiet and quick when nothing is missing.
 //! - `build-www`: builds the wasm package into www/pkg.
 //! - `serve [ARGS...]`: the main job: set-up, page, then `tfa serve` on 127.0.0.1.
@@ -67,7 +67,11 @@ const APT: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("oathtool", "/usr/bin/oathtool"),
+    ("firefox-esr", "/usr/bin/firefox-esr"),
 ];
+
+/// geckodriver, for the end-to-end run in Firefox (crates.io; Debian does not package it).
+const GECKODRIVER: &str = "0.37.1";
 
 /// Crates that must never reach the wasm build.
 const BANNED_IN_WASM: &[&str] = &[
@@ -150,6 +154,7 @@ impl Ctx {
             "wasm-bindgen-cli",
             &self.cfg.tools.wasm_bindgen,
         )?;
+        self.ensure_cargo_tool("geckodriver", "geckodriver", GECKODRIVER)?;
         self.ensure_apt()?;
         self.ensure_npm()?;
         self.ensure_webdriver_json()

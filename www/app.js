@@ -86,7 +86,7 @@ const TEMPLATE = `
           <dl class="manual">
             <dt>Account</dt><dd data-ref="account"></dd>
             <dt>Issuer</dt><dd data-ref="issuer"></dd>
-            <dt>Key</dt><dd><code class="key" data-ref="key"></code>
+            <dt>Key</dt><dd><code class="key" id="tfa-manual-key" data-ref="key"></code>
               <button type="button" class="small" data-action="copy" aria-label="Copy the key">Copy</button></dd>
           </dl>
           <p><a data-ref="otpauthLink" href="#">Open in an authenticator app on this device</a></p>
@@ -300,8 +300,9 @@ export class TfaEnrollment extends HTMLElement {
     qr.style.setProperty('--modules', String(modules));
     svgEl.setAttribute('aria-hidden', 'true');
     svgEl.setAttribute('focusable', 'false');
-    qr.setAttribute('aria-label',
-      `QR code for ${this.config.account} at ${this.config.issuer}. If you cannot scan it, use “Can’t scan the code?” for the key.`);
+    // The text alternative of the QR is the manual key (under "Can't scan it?").
+    qr.setAttribute('aria-label', `QR code for ${this.config.account} at ${this.config.issuer}`);
+    qr.setAttribute('aria-describedby', 'tfa-manual-key');
 
     this.refs.account.textContent = this.config.account;
     this.refs.issuer.textContent = this.config.issuer;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -32,6 +33,13 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+const TAB: char = '\u{E004}';
+const ENTER: char = '\u{E007}';
+const SHIFT: char = '\u{E008}';
+/// Markers for [`Browser::keys`]: hold and release Shift.
+const SHIFT_DOWN: char = '\u{F001}';
+const SHIFT_UP: char = '\u{F002}';
 
 /// The states the README shows.
 const README_SHOTS: &[&str] = &["status-off", "scan", "done"];
@@ -218,6 +226,33 @@ impl Browser {
             .filter(|e| e["level"] == "SEVERE")
             .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// Presses keys (WebDriver key codes for Tab, Enter, Shift) on whatever has focus.
+    pub async fn keys(&self, keys: &[char]) {
+        let mut seq = KeyActions::new("keyboard".into());
+        for &k in keys {
+            seq = match k {
+                SHIFT_DOWN => seq.then(KeyAction::Down { value: SHIFT }),
+                SHIFT_UP => seq.then(KeyAction::Up { value: SHIFT }),
+                _ => seq
+                    .then(KeyAction::Down { value: k })
+                    .then(KeyAction::Up { value: k }),
+            };
+        }
+        self.client.perform_actions(seq).await.unwrap();
+    }
+
+    /// What has focus inside the element: its `data-action`, `data-ref`, id or tag name.
+    pub async fn focused(&self) -> String {
+        self.js(
+            "const e = document.querySelector('tfa-enrollment').shadowRoot.activeElement; \
+             return e ? (e.dataset.action || e.dataset.ref || e.id || e.tagName.toLowerCase()) : 'none';",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
     }
 
     /// Fails on any console error since the last look.
@@ -637,23 +672,50 @@ pub async fn accessibility(b: &mut Browser, t: &Target<'_>) {
     login(b, t).await;
     b.wait_state("status").await;
     axe_check(b, &axe, "status").await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
-    b.wait_state("setup").await;
-    b.shadow("[data-ref=manual] summary")
-        .await
-        .click()
-        .await
-        .unwrap();
-    axe_check(b, &axe, "setup").await;
+    b.js(RECORD_FETCHES).await;
 
-    // Keyboard alone: from the code field, Tab reaches the confirm button next.
-    let field = b.shadow("#tfa-code").await;
-    field.click().await.unwrap();
-    field.send_keys("\u{E004}").await.unwrap(); // Tab
-    let focused = b
-        .js("return document.querySelector('tfa-enrollment').shadowRoot.activeElement?.dataset.ref ?? null;")
+    // Keyboard alone, the whole way: Tab to "Set up", Enter; focus lands in the code field.
+    let mut tabs = 0;
+    while b.focused().await != "setup" {
+        b.keys(&[TAB]).await;
+        tabs += 1;
+        assert!(tabs < 10, "Tab never reached the set-up button");
+    }
+    b.keys(&[ENTER]).await;
+    b.wait_state("setup").await;
+    assert_eq!(b.focused().await, "code");
+    // Shift+Tab goes back to "Can't scan it?"; Enter opens it.
+    b.keys(&[SHIFT_DOWN, TAB, SHIFT_UP]).await;
+    assert_eq!(b.focused().await, "summary");
+    b.keys(&[ENTER]).await;
+    assert!(b
+        .shadow("[data-ref=manual]")
+        .await
+        .prop("open")
+        .await
+        .unwrap()
+        .is_some());
+    axe_check(b, &axe, "setup").await;
+    // Forward again: the copy button, the otpauth link, the code field, the confirm button.
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        b.keys(&[TAB]).await;
+        order.push(b.focused().await);
+    }
+    assert_eq!(order, ["copy", "otpauthLink", "code", "confirm"]);
+    // Back to the field, type the code, Enter submits.
+    b.keys(&[SHIFT_DOWN, TAB, SHIFT_UP]).await;
+    b.wait_js("window.__tfaGenerated", "the generate response")
         .await;
-    assert_eq!(focused, json!("confirm"));
+    let secret = b.js("return window.__tfaGenerated.data.secret;").await;
+    let code = code_now(secret.as_str().unwrap(), 0);
+    let mut typed: Vec<char> = code.chars().collect();
+    typed.push(ENTER);
+    b.keys(&typed).await;
+    b.wait_state("done").await;
+    assert_eq!(b.focused().await, "doneText");
+    axe_check(b, &axe, "done").await;
+
     // Every control has a label (an accessible name).
     let unlabeled = b
         .js("const r = document.querySelector('tfa-enrollment').shadowRoot; \

@@ -598,6 +598,21 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     let configs = (t.whm_configs)();
     assert_eq!(configs["data"][t.user]["is_enabled"], json!(0), "{configs}");
 
+    // No bundler, no CDN: every resource the page loaded came from its own origin.
+    let foreign = b
+        .js("return performance.getEntriesByType('resource').map(e => e.name).filter(u => new URL(u).origin !== location.origin);")
+        .await;
+    assert_eq!(foreign, json!([]), "requests outside the page's origin");
+    let loaded = b
+        .js("return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname.split('/').pop());")
+        .await;
+    for file in ["app.js", "style.css", "tfa.js", "tfa_bg.wasm"] {
+        assert!(
+            loaded.as_array().unwrap().iter().any(|f| f == file),
+            "{file} not loaded: {loaded}"
+        );
+    }
+
     b.assert_quiet_console().await;
 }
 

@@ -177,6 +177,14 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Success, or [`fail`] with the error's message.
+fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
 async fn dispatch(cli: Cli) -> ExitCode {
     let serving = matches!(cli.command, Command::Serve(_));
     let store = match open_store(&cli.data, serving).await {
@@ -189,52 +197,40 @@ async fn dispatch(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => serve(store, &hostname, args).await,
-        Command::Account(cmd) => account(&store, cmd),
-        Command::Token(TokenCommand::Create { name }) => token_create(&store, &name),
+        Command::Account(cmd) => exit_code(account(&store, cmd)),
+        Command::Token(TokenCommand::Create { name }) => exit_code(token_create(&store, &name)),
         Command::Uapi(args) => uapi(AppState::new(store, &hostname, None), args).await,
         Command::Whmapi1(args) => whmapi1(AppState::new(store, &hostname, None), args).await,
-        Command::ImportCpanel { dir } => match cpanel::import(&store, &dir) {
-            Ok(summary) => {
-                println!(
-                    "Imported {} two-factor configuration(s) and {} issuer(s) from {}.",
-                    summary.configs,
-                    summary.issuers,
-                    dir.display()
+        Command::ImportCpanel { dir } => exit_code(cpanel::import(&store, &dir).map(|summary| {
+            println!(
+                "Imported {} two-factor configuration(s) and {} issuer(s) from {}.",
+                summary.configs,
+                summary.issuers,
+                dir.display()
+            );
+            if !summary.unknown.is_empty() {
+                eprintln!(
+                    "tfa: note: no account, address or team user exists yet for: {}",
+                    summary.unknown.join(", ")
                 );
-                if !summary.unknown.is_empty() {
-                    eprintln!(
-                        "tfa: note: no account, address or team user exists yet for: {}",
-                        summary.unknown.join(", ")
-                    );
-                }
-                ExitCode::SUCCESS
             }
-            Err(e) => fail(&e.to_string()),
-        },
-        Command::Audit => match store.audit_events() {
-            Ok(events) => {
-                for e in events {
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        e.at, e.event, e.identity, e.ip, e.detail
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e.to_string()),
-        },
-        Command::ExportCpanel { dir } => match cpanel::export(&store, &dir) {
-            Ok(()) => {
+        })),
+        Command::Audit => exit_code(store.audit_events().map(|events| {
+            for e in events {
                 println!(
-                    "Wrote {} and {} (mode 0600) in {}.",
-                    cpanel::TFA_FILE,
-                    cpanel::ISSUER_FILE,
-                    dir.display()
+                    "{}\t{}\t{}\t{}\t{}",
+                    e.at, e.event, e.identity, e.ip, e.detail
                 );
-                ExitCode::SUCCESS
             }
-            Err(e) => fail(&e.to_string()),
-        },
+        })),
+        Command::ExportCpanel { dir } => exit_code(cpanel::export(&store, &dir).map(|()| {
+            println!(
+                "Wrote {} and {} (mode 0600) in {}.",
+                cpanel::TFA_FILE,
+                cpanel::ISSUER_FILE,
+                dir.display()
+            );
+        })),
     }
 }
 
@@ -247,28 +243,33 @@ async fn open_store(dir: &Path, serving: bool) -> Result<Store, String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     if store.is_empty().map_err(|e| e.to_string())? {
-        let root_pw = random_password().map_err(|e| e.reason())?;
-        let demo_pw = random_password().map_err(|e| e.reason())?;
-        let root = Account {
-            name: "root".to_owned(),
-            kind: AccountKind::Root,
-            owner: "root".to_owned(),
-            domain: String::new(),
-        };
-        let demo = Account {
-            name: "demo".to_owned(),
-            kind: AccountKind::User,
-            owner: "root".to_owned(),
-            domain: "demo.example".to_owned(),
-        };
-        let root_hash = hash_password(&root_pw).map_err(|e| e.reason())?;
-        let demo_hash = hash_password(&demo_pw).map_err(|e| e.reason())?;
-        store
-            .add_account(&root, &root_hash)
-            .map_err(|e| e.to_string())?;
-        store
-            .add_account(&demo, &demo_hash)
-            .map_err(|e| e.to_string())?;
+        let root = NewPassword::read(false)?;
+        let demo = NewPassword::read(false)?;
+        for (account, password) in [
+            (
+                Account {
+                    name: "root".to_owned(),
+                    kind: AccountKind::Root,
+                    owner: "root".to_owned(),
+                    domain: String::new(),
+                },
+                &root,
+            ),
+            (
+                Account {
+                    name: "demo".to_owned(),
+                    kind: AccountKind::User,
+                    owner: "root".to_owned(),
+                    domain: "demo.example".to_owned(),
+                },
+                &demo,
+            ),
+        ] {
+            store
+                .add_account(&account, &password.hash)
+                .map_err(|e| e.to_string())?;
+        }
+        let (root_pw, demo_pw) = (&root.text, &demo.text);
         let text = format!(
             "Created a new store in {}.\n  root password: {root_pw}\n  demo password: {demo_pw}\nThese passwords are shown only this once.",
             store.path().display()
@@ -315,10 +316,38 @@ fn data_encoding_password(bytes: &[u8; 12]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn read_password(from_stdin: bool) -> Result<(String, bool), String> {
-    if !from_stdin {
-        return random_password().map(|p| (p, true)).map_err(|e| e.reason());
+/// A password for a login, read from stdin or made up, with its hash.
+struct NewPassword {
+    text: String,
+    generated: bool,
+    hash: String,
+}
+
+impl NewPassword {
+    /// The first line of stdin (`--password-stdin`), else a random password.
+    fn read(from_stdin: bool) -> Result<NewPassword, String> {
+        let (text, generated) = if from_stdin {
+            (read_password_line()?, false)
+        } else {
+            (random_password().map_err(|e| e.reason())?, true)
+        };
+        let hash = hash_password(&text).map_err(|e| e.reason())?;
+        Ok(NewPassword {
+            text,
+            generated,
+            hash,
+        })
     }
+
+    /// Prints a made-up password: the only time anyone sees it.
+    fn show_if_generated(&self) {
+        if self.generated {
+            println!("Password: {}", self.text);
+        }
+    }
+}
+
+fn read_password_line() -> Result<String, String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -328,17 +357,10 @@ fn read_password(from_stdin: bool) -> Result<(String, bool), String> {
     if password.is_empty() {
         return Err("the password read from stdin is empty".to_owned());
     }
-    Ok((password, false))
+    Ok(password)
 }
 
-fn account(store: &Store, cmd: AccountCommand) -> ExitCode {
-    match account_inner(store, cmd) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
-    }
-}
-
-fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
+fn account(store: &Store, cmd: AccountCommand) -> Result<(), String> {
     let e = |e: tfa::store::StoreError| e.to_string();
     match cmd {
         AccountCommand::Add {
@@ -354,8 +376,7 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
             }
             let domain = domain.unwrap_or_else(|| format!("{name}.example"));
             check_name(&domain).map_err(|why| format!("invalid domain: {why}"))?;
-            let (password, generated) = read_password(password_stdin)?;
-            let hash = hash_password(&password).map_err(|e| e.reason())?;
+            let password = NewPassword::read(password_stdin)?;
             let kind = if reseller {
                 AccountKind::Reseller
             } else {
@@ -369,7 +390,7 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
                         owner,
                         domain,
                     },
-                    &hash,
+                    &password.hash,
                 )
                 .map_err(e)?;
             println!(
@@ -380,9 +401,7 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
                     "cPanel account"
                 }
             );
-            if generated {
-                println!("Password: {password}");
-            }
+            password.show_if_generated();
         }
         AccountCommand::AddWebmail {
             address,
@@ -399,21 +418,18 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
                 .account_by_domain(domain)
                 .map_err(e)?
                 .ok_or_else(|| format!("no account has the primary domain “{domain}”"))?;
-            let (password, generated) = read_password(password_stdin)?;
-            let hash = hash_password(&password).map_err(|e| e.reason())?;
+            let password = NewPassword::read(password_stdin)?;
             let identity = Identity {
                 name: format!("{local}@{domain}"),
                 kind: IdentityKind::Webmail,
                 account: owner.name.clone(),
             };
-            store.add_identity(&identity, &hash).map_err(e)?;
+            store.add_identity(&identity, &password.hash).map_err(e)?;
             println!(
                 "Added webmail user “{}” of account “{}”.",
                 identity.name, owner.name
             );
-            if generated {
-                println!("Password: {password}");
-            }
+            password.show_if_generated();
         }
         AccountCommand::AddTeam {
             name,
@@ -424,18 +440,15 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
             if name.contains('@') {
                 return Err("give the bare team user name; it logs in as NAME@ACCOUNT".to_owned());
             }
-            let (password, generated) = read_password(password_stdin)?;
-            let hash = hash_password(&password).map_err(|e| e.reason())?;
+            let password = NewPassword::read(password_stdin)?;
             let identity = Identity {
                 name: format!("{name}@{account}"),
                 kind: IdentityKind::Team,
                 account,
             };
-            store.add_identity(&identity, &hash).map_err(e)?;
+            store.add_identity(&identity, &password.hash).map_err(e)?;
             println!("Added team user “{}”.", identity.name);
-            if generated {
-                println!("Password: {password}");
-            }
+            password.show_if_generated();
         }
         AccountCommand::SetPassword {
             name,
@@ -447,13 +460,10 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
                     "no account, address or team user is named “{name}”"
                 ));
             }
-            let (password, generated) = read_password(password_stdin)?;
-            let hash = hash_password(&password).map_err(|e| e.reason())?;
-            store.set_password(&name, &hash).map_err(e)?;
+            let password = NewPassword::read(password_stdin)?;
+            store.set_password(&name, &password.hash).map_err(e)?;
             println!("Set the password of “{name}”.");
-            if generated {
-                println!("Password: {password}");
-            }
+            password.show_if_generated();
         }
         AccountCommand::List => {
             for a in store.accounts().map_err(e)? {
@@ -473,30 +483,24 @@ fn account_inner(store: &Store, cmd: AccountCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn token_create(store: &Store, name: &str) -> ExitCode {
-    let result = (|| -> Result<String, String> {
-        check_name(name).map_err(|why| format!("invalid name: {why}"))?;
-        if store.account(name).map_err(|e| e.to_string())?.is_none() {
-            return Err(format!(
-                "no account is named “{name}” (tokens are for accounts)"
-            ));
-        }
-        let token = new_token().map_err(|e| e.reason())?;
-        #[allow(clippy::disallowed_methods)] // creation time for the record, outside the pure core
-        let now = server::system_clock();
-        store
-            .add_token(name, &sha256(&token), now)
-            .map_err(|e| e.to_string())?;
-        Ok(token)
-    })();
-    match result {
-        Ok(token) => {
-            println!("Created an API token for “{name}”. It is shown only once; the server keeps only its hash:");
-            println!("{token}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&e),
+fn token_create(store: &Store, name: &str) -> Result<(), String> {
+    check_name(name).map_err(|why| format!("invalid name: {why}"))?;
+    if store.account(name).map_err(|e| e.to_string())?.is_none() {
+        return Err(format!(
+            "no account is named “{name}” (tokens are for accounts)"
+        ));
     }
+    let token = new_token().map_err(|e| e.reason())?;
+    #[allow(clippy::disallowed_methods)] // creation time for the record, outside the pure core
+    let now = server::system_clock();
+    store
+        .add_token(name, &sha256(&token), now)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Created an API token for “{name}”. It is shown only once; the server keeps only its hash:"
+    );
+    println!("{token}");
+    Ok(())
 }
 
 /// Parses `key=value` arguments, URI-decoding the values.

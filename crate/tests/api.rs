@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, HeaderName, Method, Request, StatusCode};
 use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -45,6 +45,11 @@ impl Resp {
     fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
+
+    /// `data.<key>`, which must be a string.
+    fn data_str(&self, key: &str) -> String {
+        self.json()["data"][key].as_str().unwrap().to_owned()
+    }
 }
 
 fn token(name: &str) -> String {
@@ -57,6 +62,63 @@ fn password(name: &str) -> String {
 
 fn code(secret: &str, t: u64) -> String {
     code_at(&Secret::parse(secret).unwrap(), t)
+}
+
+/// The parameters of `set_user_configuration` and `twofactorauth_set_tfa_config`.
+fn set_query(secret: &str, tfa_token: &str) -> String {
+    format!("secret={secret}&tfa_token={tfa_token}")
+}
+
+/// `Authorization` with `user`'s cPanel API token.
+fn cpanel_auth(user: &str) -> String {
+    format!("cpanel {user}:{}", token(user))
+}
+
+/// `Authorization` with `user`'s WHM API token.
+fn whm_auth(user: &str) -> String {
+    format!("whm {user}:{}", token(user))
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A request with these headers and body.
+fn request(
+    method: Method,
+    uri: &str,
+    headers: &[(HeaderName, &str)],
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        b = b.header(name, *value);
+    }
+    b.body(body.into()).unwrap()
+}
+
+/// A form POST to a UAPI function with `user`'s cPanel token.
+fn uapi_form(user: &str, function: &str, body: impl Into<Body>) -> Request<Body> {
+    request(
+        Method::POST,
+        &format!("/execute/TwoFactorAuth/{function}"),
+        &[
+            (header::AUTHORIZATION, &cpanel_auth(user)),
+            (header::CONTENT_TYPE, FORM),
+        ],
+        body,
+    )
+}
+
+/// A JSON POST to `twofactorauth_set_tfa_config_for_user` with `user`'s WHM token.
+fn whm_set_for_user(user: &str, body: String) -> Request<Body> {
+    request(
+        Method::POST,
+        "/json-api/twofactorauth_set_tfa_config_for_user?api.version=1",
+        &[
+            (header::AUTHORIZATION, &whm_auth(user)),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        body,
+    )
 }
 
 fn account(name: &str, kind: AccountKind, owner: &str, domain: &str) -> Account {
@@ -136,19 +198,29 @@ impl Env {
     }
 
     async fn get(&self, uri: &str, auth: Option<&str>) -> Resp {
-        let mut b = Request::builder().uri(uri);
-        if let Some(a) = auth {
-            b = b.header(header::AUTHORIZATION, a);
-        }
-        self.send(b.body(Body::empty()).unwrap()).await
+        let headers: Vec<_> = auth
+            .map(|a| (header::AUTHORIZATION, a))
+            .into_iter()
+            .collect();
+        self.send(request(Method::GET, uri, &headers, Body::empty()))
+            .await
     }
 
     /// UAPI call with the user's cPanel token.
     async fn uapi(&self, user: &str, function: &str, query: &str) -> Resp {
-        let auth = format!("cpanel {user}:{}", token(user));
         self.get(
             &format!("/execute/TwoFactorAuth/{function}?{query}"),
-            Some(&auth),
+            Some(&cpanel_auth(user)),
+        )
+        .await
+    }
+
+    /// `set_user_configuration` with the user's cPanel token.
+    async fn uapi_set(&self, user: &str, secret: &str, tfa_token: &str) -> Resp {
+        self.uapi(
+            user,
+            "set_user_configuration",
+            &set_query(secret, tfa_token),
         )
         .await
     }
@@ -164,12 +236,16 @@ impl Env {
 
     /// WHM API 1 call with the user's WHM token.
     async fn whm(&self, user: &str, function: &str, query: &str) -> Resp {
-        let auth = format!("whm {user}:{}", token(user));
         self.get(
             &format!("/json-api/{function}?api.version=1&{query}"),
-            Some(&auth),
+            Some(&whm_auth(user)),
         )
         .await
+    }
+
+    /// The stored 2FA secret of `user`.
+    fn secret(&self, user: &str) -> Option<String> {
+        self.store.tfa_secret(user).unwrap()
     }
 
     /// Everything a refused request must leave alone.
@@ -184,13 +260,8 @@ impl Env {
     }
 
     async fn enroll(&self, user: &str, secret: &str) {
-        let c = code(secret, self.time());
         let r = self
-            .uapi(
-                user,
-                "set_user_configuration",
-                &format!("secret={secret}&tfa_token={c}"),
-            )
+            .uapi_set(user, secret, &code(secret, self.time()))
             .await;
         assert_eq!(r.json()["status"], 1, "{}", r.text);
     }
@@ -237,7 +308,7 @@ async fn uapi_generate_returns_a_fresh_16_char_secret_and_cpanel_uri() {
     let r = env.uapi("bob", "generate_user_configuration", "").await;
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
-    let secret = v["data"]["secret"].as_str().unwrap().to_owned();
+    let secret = r.data_str("secret");
     assert_eq!(secret.len(), 16);
     assert!(secret
         .chars()
@@ -261,24 +332,15 @@ async fn uapi_set_get_remove_round_trip_byte_for_byte() {
     let r = env.uapi("bob", "get_user_configuration", "").await;
     assert_eq!(r.text, uapi_ok(json!({"is_enabled": 0})));
     let c = code(SECRET, T0);
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={c}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, &c).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
-    assert_eq!(
-        env.store.tfa_secret("bob").unwrap().as_deref(),
-        Some(SECRET)
-    );
+    assert_eq!(env.secret("bob").as_deref(), Some(SECRET));
     let r = env.uapi("bob", "get_user_configuration", "").await;
     assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
     let r = env.uapi("bob", "remove_user_configuration", "").await;
     assert_eq!(r.text, uapi_ok(json!({"tfa_removed": 1})));
-    assert_eq!(env.store.tfa_secret("bob").unwrap(), None);
+    assert_eq!(env.secret("bob"), None);
     // cPanel reports success even when nothing was configured.
     let r = env.uapi("bob", "remove_user_configuration", "").await;
     assert_eq!(r.text, uapi_ok(json!({"tfa_removed": 1})));
@@ -296,20 +358,12 @@ async fn uapi_set_get_remove_round_trip_byte_for_byte() {
 async fn uapi_set_accepts_form_post_and_lowercase_secret_kept_as_given() {
     let env = Env::new();
     let lower = SECRET.to_lowercase();
-    let body = format!("secret={lower}&tfa_token={}", code(SECRET, T0));
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/execute/TwoFactorAuth/set_user_configuration")
-        .header(
-            header::AUTHORIZATION,
-            format!("cpanel bob:{}", token("bob")),
-        )
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    let r = env.send(req).await;
+    let body = set_query(&lower, &code(SECRET, T0));
+    let r = env
+        .send(uapi_form("bob", "set_user_configuration", body))
+        .await;
     assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
-    assert_eq!(env.store.tfa_secret("bob").unwrap(), Some(lower));
+    assert_eq!(env.secret("bob"), Some(lower));
 }
 
 #[tokio::test]
@@ -318,24 +372,12 @@ async fn uapi_set_refuses_wrong_code_and_leaves_store_unchanged() {
     let before = env.snapshot();
     let good = code(SECRET, T0);
     let wrong = if good == "000000" { "000001" } else { "000000" };
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={wrong}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, wrong).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.text, uapi_err(INVALID_SET));
     // A code two steps old is outside cPanel's ±1 window.
     let old = code(SECRET, T0 - 60);
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={old}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, &old).await;
     assert_eq!(r.json()["errors"][0], INVALID_SET);
     assert_eq!(env.snapshot(), before);
 }
@@ -345,13 +387,7 @@ async fn uapi_set_accepts_one_step_either_side() {
     let env = Env::new();
     for (user, t) in [("bob", T0 - 30), ("carol", T0 + 30)] {
         let c = code(SECRET, t);
-        let r = env
-            .uapi(
-                user,
-                "set_user_configuration",
-                &format!("secret={SECRET}&tfa_token={c}"),
-            )
-            .await;
+        let r = env.uapi_set(user, SECRET, &c).await;
         assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})), "{user}");
     }
 }
@@ -365,13 +401,7 @@ async fn uapi_set_accepts_codes_with_a_leading_zero() {
         .unwrap();
     env.set_time(t);
     let c = code(SECRET, t);
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={c}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, &c).await;
     assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
 }
 
@@ -380,13 +410,7 @@ async fn uapi_set_refuses_a_replayed_code_with_a_hint() {
     let env = Env::new();
     let c = code(SECRET, T0);
     env.enroll("bob", SECRET).await;
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={c}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, &c).await;
     let v = r.json();
     assert_eq!(v["status"], 0);
     assert_eq!(v["data"], Value::Null);
@@ -397,13 +421,7 @@ async fn uapi_set_refuses_a_replayed_code_with_a_hint() {
         .contains("already been used"));
     // An earlier step is a replay too.
     let earlier = code(SECRET, T0 - 30);
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={earlier}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, &earlier).await;
     assert_eq!(r.json()["errors"], json!([INVALID_SET]));
     // The next step is fine.
     env.set_time(T0 + 30);
@@ -425,13 +443,7 @@ async fn uapi_set_refuses_malformed_tokens_without_counting_them() {
         String::new(),
     ];
     for token in &bad {
-        let r = env
-            .uapi(
-                "bob",
-                "set_user_configuration",
-                &format!("secret={SECRET}&tfa_token={token}"),
-            )
-            .await;
+        let r = env.uapi_set("bob", SECRET, token).await;
         assert_eq!(r.status, StatusCode::OK, "{token}");
         assert_eq!(r.json()["errors"], json!([INVALID_SET]), "{token}");
     }
@@ -471,7 +483,7 @@ async fn uapi_webmail_and_team_users_act_on_themselves() {
     let r = env
         .uapi_basic("info@bob.example", "generate_user_configuration", "")
         .await;
-    let uri = r.json()["data"]["otpauth_str"].as_str().unwrap().to_owned();
+    let uri = r.data_str("otpauth_str");
     assert!(
         uri.starts_with(&format!("otpauth://totp/{HOST}:info%40bob.example?secret=")),
         "{uri}"
@@ -479,29 +491,21 @@ async fn uapi_webmail_and_team_users_act_on_themselves() {
     let c = code(SECRET, T0);
     for who in ["info@bob.example", "alice@bob"] {
         let r = env
-            .uapi_basic(
-                who,
-                "set_user_configuration",
-                &format!("secret={SECRET}&tfa_token={c}"),
-            )
+            .uapi_basic(who, "set_user_configuration", &set_query(SECRET, &c))
             .await;
         assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})), "{who}");
         let r = env.uapi_basic(who, "get_user_configuration", "").await;
         assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
     }
-    assert!(env.store.tfa_secret("info@bob.example").unwrap().is_some());
-    assert!(env.store.tfa_secret("alice@bob").unwrap().is_some());
-    assert_eq!(
-        env.store.tfa_secret("bob").unwrap(),
-        None,
-        "the owner is untouched"
-    );
+    assert!(env.secret("info@bob.example").is_some());
+    assert!(env.secret("alice@bob").is_some());
+    assert_eq!(env.secret("bob"), None, "the owner is untouched");
     let r = env
         .uapi_basic("alice@bob", "remove_user_configuration", "")
         .await;
     assert_eq!(r.text, uapi_ok(json!({"tfa_removed": 1})));
-    assert_eq!(env.store.tfa_secret("alice@bob").unwrap(), None);
-    assert!(env.store.tfa_secret("info@bob.example").unwrap().is_some());
+    assert_eq!(env.secret("alice@bob"), None);
+    assert!(env.secret("info@bob.example").is_some());
 }
 
 #[tokio::test]
@@ -545,7 +549,7 @@ async fn uapi_get_team_user_configuration() {
 #[tokio::test]
 async fn uapi_unknown_module_and_function_are_clear_4xx() {
     let env = Env::new();
-    let auth = format!("cpanel bob:{}", token("bob"));
+    let auth = cpanel_auth("bob");
     let r = env
         .get("/execute/Nope/get_user_configuration", Some(&auth))
         .await;
@@ -573,7 +577,7 @@ async fn uapi_refuses_missing_and_wrong_credentials() {
     let cases = [
         None,
         Some("cpanel bob:WRONG".to_owned()),
-        Some(format!("whm bob:{}", token("bob"))),
+        Some(whm_auth("bob")),
         Some(format!("cpanel carol:{}", token("bob"))),
         Some("cpanel nobody:XYZ".to_owned()),
         Some(format!("cpanel ../bob:{}", token("bob"))),
@@ -603,41 +607,29 @@ async fn uapi_refuses_big_bodies_and_odd_methods() {
     let c = code(SECRET, T0);
     let mut body = format!("secret={SECRET}&tfa_token={c}&pad=");
     body.push_str(&"a".repeat(70 * 1024));
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/execute/TwoFactorAuth/set_user_configuration")
-        .header(
-            header::AUTHORIZATION,
-            format!("cpanel bob:{}", token("bob")),
-        )
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    let r = env.send(req).await;
+    let r = env
+        .send(uapi_form("bob", "set_user_configuration", body))
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.text, uapi_err("The request body is larger than 64 KiB."));
-    let req = Request::builder()
-        .method(Method::DELETE)
-        .uri("/execute/TwoFactorAuth/remove_user_configuration")
-        .header(
-            header::AUTHORIZATION,
-            format!("cpanel bob:{}", token("bob")),
-        )
-        .body(Body::empty())
-        .unwrap();
+    let req = request(
+        Method::DELETE,
+        "/execute/TwoFactorAuth/remove_user_configuration",
+        &[(header::AUTHORIZATION, &cpanel_auth("bob"))],
+        Body::empty(),
+    );
     let r = env.send(req).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.json()["status"], 0);
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/execute/TwoFactorAuth/set_user_configuration")
-        .header(
-            header::AUTHORIZATION,
-            format!("cpanel bob:{}", token("bob")),
-        )
-        .header(header::CONTENT_TYPE, "text/plain")
-        .body(Body::from("secret=x"))
-        .unwrap();
+    let req = request(
+        Method::POST,
+        "/execute/TwoFactorAuth/set_user_configuration",
+        &[
+            (header::AUTHORIZATION, &cpanel_auth("bob")),
+            (header::CONTENT_TYPE, "text/plain"),
+        ],
+        "secret=x",
+    );
     let r = env.send(req).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(env.snapshot(), before);
@@ -649,28 +641,16 @@ async fn five_wrong_codes_lock_an_identity_for_five_minutes() {
     let good = code(SECRET, T0);
     let wrong = if good == "111111" { "222222" } else { "111111" };
     for _ in 0..5 {
-        let r = env
-            .uapi(
-                "bob",
-                "set_user_configuration",
-                &format!("secret={SECRET}&tfa_token={wrong}"),
-            )
-            .await;
+        let r = env.uapi_set("bob", SECRET, wrong).await;
         assert_eq!(r.text, uapi_err(INVALID_SET));
     }
-    let r = env
-        .uapi(
-            "bob",
-            "set_user_configuration",
-            &format!("secret={SECRET}&tfa_token={good}"),
-        )
-        .await;
+    let r = env.uapi_set("bob", SECRET, &good).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         r.text,
         uapi_err("Failed to set user configuration: Too many invalid security codes. Try again in 5 minutes.")
     );
-    assert_eq!(env.store.tfa_secret("bob").unwrap(), None);
+    assert_eq!(env.secret("bob"), None);
     // Another identity is not affected.
     env.enroll("carol", SECRET).await;
     let events = env.store.audit_events().unwrap();
@@ -702,13 +682,15 @@ async fn fifty_wrong_codes_from_one_address_lock_that_address() {
     let good = code(SECRET, T0);
     let wrong = if good == "111111" { "222222" } else { "111111" };
     let call = |user: String, tfa_token: String, ip: &'static str| {
-        let mut req = Request::builder()
-            .uri(format!(
-                "/execute/TwoFactorAuth/set_user_configuration?secret={SECRET}&tfa_token={tfa_token}"
-            ))
-            .header(header::AUTHORIZATION, format!("cpanel {user}:{}", token(&user)))
-            .body(Body::empty())
-            .unwrap();
+        let mut req = request(
+            Method::GET,
+            &format!(
+                "/execute/TwoFactorAuth/set_user_configuration?{}",
+                set_query(SECRET, &tfa_token)
+            ),
+            &[(header::AUTHORIZATION, &cpanel_auth(&user))],
+            Body::empty(),
+        );
         req.extensions_mut()
             .insert(ConnectInfo(ip.parse::<SocketAddr>().unwrap()));
         env.send(req)
@@ -731,8 +713,7 @@ async fn whm_generate_and_set_tfa_config_for_root() {
     let r = env
         .whm("root", "twofactorauth_generate_tfa_config", "")
         .await;
-    let v = r.json();
-    let secret = v["data"]["secret"].as_str().unwrap().to_owned();
+    let secret = r.data_str("secret");
     assert_eq!(secret.len(), 16);
     let uri = format!("otpauth://totp/{HOST}:root?secret={secret}&issuer={HOST}");
     assert_eq!(
@@ -747,19 +728,19 @@ async fn whm_generate_and_set_tfa_config_for_root() {
         .whm(
             "root",
             "twofactorauth_set_tfa_config",
-            &format!("secret={secret}&tfa_token={c}"),
+            &set_query(&secret, &c),
         )
         .await;
     assert_eq!(
         r.text,
         whm_ok("twofactorauth_set_tfa_config", json!({"success": 1}))
     );
-    assert_eq!(env.store.tfa_secret("root").unwrap(), Some(secret.clone()));
+    assert_eq!(env.secret("root"), Some(secret.clone()));
     let r = env
         .whm(
             "root",
             "twofactorauth_set_tfa_config",
-            &format!("secret={secret}&tfa_token={c}"),
+            &set_query(&secret, &c),
         )
         .await;
     assert_eq!(
@@ -800,7 +781,7 @@ async fn whm_generate_and_set_tfa_config_for_root() {
             0
         )
     );
-    assert_eq!(env.store.tfa_secret("res").unwrap(), None);
+    assert_eq!(env.secret("res"), None);
 }
 
 #[tokio::test]
@@ -884,8 +865,8 @@ async fn whm_remove_user_config_takes_numbered_and_repeated_users() {
             })
         )
     );
-    assert_eq!(env.store.tfa_secret("bob").unwrap(), None);
-    assert_eq!(env.store.tfa_secret("carol").unwrap(), None);
+    assert_eq!(env.secret("bob"), None);
+    assert_eq!(env.secret("carol"), None);
     env.store.enroll("carol", SECRET, 2).unwrap();
     let r = env
         .whm(
@@ -907,7 +888,7 @@ async fn whm_remove_user_config_takes_numbered_and_repeated_users() {
             })
         )
     );
-    assert!(env.store.tfa_secret("root").unwrap().is_some());
+    assert!(env.secret("root").is_some());
     // Accounts without 2FA are still listed as modified.
     let r = env
         .whm("root", "twofactorauth_remove_user_config", "user=bob")
@@ -968,30 +949,29 @@ async fn whm_issuers_resolve_reseller_owner_system_hostname() {
             json!({"issuer": "Res Brand", "system_wide_issuer": "My Host"})
         )
     );
-    let uri = |v: Value| v["data"]["otpauth_str"].as_str().unwrap().to_owned();
-    let carol = uri(env
+    let carol = env
         .uapi("carol", "generate_user_configuration", "")
         .await
-        .json());
+        .data_str("otpauth_str");
     assert!(
         carol.starts_with("otpauth://totp/Res%20Brand:carol?"),
         "{carol}"
     );
     assert!(carol.ends_with("&issuer=Res%20Brand"), "{carol}");
-    let bob = uri(env
+    let bob = env
         .uapi("bob", "generate_user_configuration", "")
         .await
-        .json());
+        .data_str("otpauth_str");
     assert!(bob.starts_with("otpauth://totp/My%20Host:bob?"), "{bob}");
-    let res = uri(env
+    let res = env
         .whm("res", "twofactorauth_generate_tfa_config", "")
         .await
-        .json());
+        .data_str("otpauth_str");
     assert!(res.starts_with("otpauth://totp/Res%20Brand:res?"), "{res}");
-    let root = uri(env
+    let root = env
         .whm("root", "twofactorauth_generate_tfa_config", "")
         .await
-        .json());
+        .data_str("otpauth_str");
     assert!(root.starts_with("otpauth://totp/My%20Host:root?"), "{root}");
     let before = env.snapshot();
     let rule = "Failed to set issuer: The “issuer” parameter must be less than or equal to 32 characters in length. It can only use spaces and the following characters: a-z, A-Z, 0-9, ., _, -";
@@ -1065,18 +1045,7 @@ async fn whm_get_and_set_tfa_config_for_user() {
         "email": {"info@bob.example": {"secret": "GEZDGNBVGY3TQOJQ"}},
         "team": {"alice@bob": {"secret": "MZXW6YQ"}}
     }});
-    let post = |user: &str, body: String, ctype: &str| {
-        Request::builder()
-            .method(Method::POST)
-            .uri("/json-api/twofactorauth_set_tfa_config_for_user?api.version=1")
-            .header(header::AUTHORIZATION, format!("whm {user}:{}", token(user)))
-            .header(header::CONTENT_TYPE, ctype)
-            .body(Body::from(body))
-            .unwrap()
-    };
-    let r = env
-        .send(post("root", body.to_string(), "application/json"))
-        .await;
+    let r = env.send(whm_set_for_user("root", body.to_string())).await;
     assert_eq!(
         r.text,
         whm_meta("twofactorauth_set_tfa_config_for_user", "OK", 1)
@@ -1093,18 +1062,14 @@ async fn whm_get_and_set_tfa_config_for_user() {
     );
     // Replaces everything: only the primary account is left.
     let r = env
-        .send(post(
+        .send(whm_set_for_user(
             "root",
             json!({"bob": {"primary_account": {"secret": "MZXQ"}}}).to_string(),
-            "application/json",
         ))
         .await;
     assert_eq!(r.json()["metadata"]["result"], 1);
-    assert_eq!(env.store.tfa_secret("alice@bob").unwrap(), None);
-    assert_eq!(
-        env.store.tfa_secret("bob").unwrap().as_deref(),
-        Some("MZXQ")
-    );
+    assert_eq!(env.secret("alice@bob"), None);
+    assert_eq!(env.secret("bob").as_deref(), Some("MZXQ"));
 
     let before = env.snapshot();
     let cmd = "twofactorauth_set_tfa_config_for_user";
@@ -1124,22 +1089,14 @@ async fn whm_get_and_set_tfa_config_for_user() {
          "Invalid data detected in input arguments:  ‘bob’ does not own a team user named ‘zed@bob’".into()),
     ];
     for (body, reason) in cases {
-        let r = env
-            .send(post("root", body.clone(), "application/json"))
-            .await;
+        let r = env.send(whm_set_for_user("root", body.clone())).await;
         assert_eq!(r.text, whm_meta(cmd, &reason, 0), "{body}");
     }
-    let r = env
-        .send(post("root", "{not json".into(), "application/json"))
-        .await;
+    let r = env.send(whm_set_for_user("root", "{not json".into())).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["metadata"]["result"], 0);
     let r = env
-        .send(post(
-            "res",
-            json!({"bob": {}}).to_string(),
-            "application/json",
-        ))
+        .send(whm_set_for_user("res", json!({"bob": {}}).to_string()))
         .await;
     assert_eq!(r.text, whm_meta(cmd, "Invalid user: bob", 0));
     let r = env.whm("root", cmd, "").await;
@@ -1180,7 +1137,7 @@ async fn whm_get_and_set_tfa_config_for_user() {
 #[tokio::test]
 async fn whm_refuses_version_0_unknown_functions_and_non_whm_callers() {
     let env = Env::new();
-    let auth = format!("whm root:{}", token("root"));
+    let auth = whm_auth("root");
     let r = env
         .get("/json-api/twofactorauth_policy_status", Some(&auth))
         .await;
@@ -1208,7 +1165,7 @@ async fn whm_refuses_version_0_unknown_functions_and_non_whm_callers() {
     let r = env
         .get(
             "/json-api/twofactorauth_policy_status?api.version=1",
-            Some(&format!("cpanel root:{}", token("root"))),
+            Some(&cpanel_auth("root")),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -1236,7 +1193,7 @@ async fn whm_xml_output() {
     let r = env
         .get(
             "/xml-api/twofactorauth_policy_status?api.version=1",
-            Some(&format!("whm root:{}", token("root"))),
+            Some(&whm_auth("root")),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -1269,12 +1226,15 @@ async fn basic_auth_needs_x_cpanel_otp_when_policy_on_and_enrolled() {
         .unwrap()
         .contains("No security code specified."));
     let with_otp = |otp: String| {
-        Request::builder()
-            .uri(url)
-            .header(header::AUTHORIZATION, &root_basic)
-            .header("X-CPANEL-OTP", otp)
-            .body(Body::empty())
-            .unwrap()
+        request(
+            Method::GET,
+            url,
+            &[
+                (header::AUTHORIZATION, &root_basic),
+                (HeaderName::from_static("x-cpanel-otp"), &otp),
+            ],
+            Body::empty(),
+        )
     };
     let r = env.send(with_otp("123".into())).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -1299,19 +1259,23 @@ async fn basic_auth_needs_x_cpanel_otp_when_policy_on_and_enrolled() {
 
 // ---------------------------------------------------------------- login and sessions
 
+/// A form POST to `/login`.
+fn login_form(body: String) -> Request<Body> {
+    request(
+        Method::POST,
+        "/login",
+        &[(header::CONTENT_TYPE, FORM)],
+        body,
+    )
+}
+
 async fn login(env: &Env, user: &str, pass: &str, tfa_token: Option<&str>) -> Resp {
     let mut body = form_urlencoded::Serializer::new(String::new());
     body.append_pair("user", user).append_pair("pass", pass);
     if let Some(t) = tfa_token {
         body.append_pair("tfa_token", t);
     }
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/login")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body.finish()))
-        .unwrap();
-    env.send(req).await
+    env.send(login_form(body.finish())).await
 }
 
 /// (cookie header value, cpsess) of a successful login.
@@ -1332,13 +1296,24 @@ fn session_of(r: &Resp) -> (String, String) {
     (cookie.split(';').next().unwrap().to_owned(), cpsess)
 }
 
+/// A UAPI function through the session `cpsess`, with its cookie.
+async fn session_uapi(env: &Env, cpsess: &str, function: &str, cookie: &str) -> Resp {
+    with_cookie(
+        env,
+        &format!("/{cpsess}/execute/TwoFactorAuth/{function}"),
+        cookie,
+    )
+    .await
+}
+
 async fn with_cookie(env: &Env, uri: &str, cookie: &str) -> Resp {
-    let req = Request::builder()
-        .uri(uri)
-        .header(header::COOKIE, cookie)
-        .body(Body::empty())
-        .unwrap();
-    env.send(req).await
+    env.send(request(
+        Method::GET,
+        uri,
+        &[(header::COOKIE, cookie)],
+        Body::empty(),
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -1352,12 +1327,7 @@ async fn login_page_and_session_calls_need_the_matching_cpsess() {
     assert!(r.text.contains("The login is invalid."));
     let r = login(&env, "bob", &password("bob"), None).await;
     let (cookie, cpsess) = session_of(&r);
-    let r = with_cookie(
-        &env,
-        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
-        &cookie,
-    )
-    .await;
+    let r = session_uapi(&env, &cpsess, "get_user_configuration", &cookie).await;
     assert_eq!(r.text, uapi_ok(json!({"is_enabled": 0})));
     let r = with_cookie(
         &env,
@@ -1381,12 +1351,7 @@ async fn login_page_and_session_calls_need_the_matching_cpsess() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = with_cookie(
-        &env,
-        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
-        "cpsession=forged",
-    )
-    .await;
+    let r = session_uapi(&env, &cpsess, "get_user_configuration", "cpsession=forged").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = env
         .get(
@@ -1405,12 +1370,7 @@ async fn login_page_and_session_calls_need_the_matching_cpsess() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Sessions expire.
     env.set_time(T0 + 9 * 3600);
-    let r = with_cookie(
-        &env,
-        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
-        &cookie,
-    )
-    .await;
+    let r = session_uapi(&env, &cpsess, "get_user_configuration", &cookie).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -1435,12 +1395,7 @@ async fn login_asks_for_the_security_code_when_policy_on_and_refuses_replays() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.text.contains("The security code is invalid."));
     assert!(r.text.contains("already been used"));
-    let r = with_cookie(
-        &env,
-        &format!("/{cpsess}/execute/TwoFactorAuth/get_user_configuration"),
-        &cookie,
-    )
-    .await;
+    let r = session_uapi(&env, &cpsess, "get_user_configuration", &cookie).await;
     assert_eq!(r.json()["data"]["is_enabled"], 1);
     // Wrong password never reaches the code check.
     let r = login(&env, "bob", "nope", Some(&c)).await;
@@ -1453,13 +1408,8 @@ async fn webmail_and_team_users_log_in_with_their_full_names() {
     for who in ["info@bob.example", "alice@bob"] {
         let r = login(&env, who, &password(who), None).await;
         let (cookie, cpsess) = session_of(&r);
-        let r = with_cookie(
-            &env,
-            &format!("/{cpsess}/execute/TwoFactorAuth/generate_user_configuration"),
-            &cookie,
-        )
-        .await;
-        let uri = r.json()["data"]["otpauth_str"].as_str().unwrap().to_owned();
+        let r = session_uapi(&env, &cpsess, "generate_user_configuration", &cookie).await;
+        let uri = r.data_str("otpauth_str");
         let account = who.replace('@', "%40");
         assert!(uri.contains(&format!(":{account}?secret=")), "{uri}");
     }
@@ -1482,13 +1432,10 @@ async fn login_refuses_bad_names_and_empty_fields_without_5xx() {
     }
     let mut body = "user=bob&pass=".to_owned();
     body.push_str(&"a".repeat(70 * 1024));
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/login")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    assert_eq!(env.send(req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        env.send(login_form(body)).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
 }
 
 #[tokio::test]
@@ -1579,7 +1526,7 @@ async fn cpanel_import_export_round_trip() {
 async fn two_concurrent_uses_of_one_code_let_exactly_one_through() {
     let env = Env::new();
     let c = code(SECRET, T0);
-    let q = format!("secret={SECRET}&tfa_token={c}");
+    let q = set_query(SECRET, &c);
     let (a, b) = tokio::join!(
         env.uapi("bob", "set_user_configuration", &q),
         env.uapi("bob", "set_user_configuration", &q)
@@ -1648,27 +1595,27 @@ async fn bad_input_sweep_every_endpoint_never_5xx_and_leaves_the_store_alone() {
         "issuer=%00".into(),
         "%ZZ=1&a=%FF&&&=".into(),
     ];
-    let uapi_functions = [
-        "generate_user_configuration",
-        "set_user_configuration",
-        "get_user_configuration",
-        "get_team_user_configuration",
-    ];
-    let whm_functions = [
-        "twofactorauth_generate_tfa_config",
-        "twofactorauth_set_tfa_config",
-        "twofactorauth_get_user_configs",
-        "twofactorauth_remove_user_config",
-        "twofactorauth_get_issuer",
-        "twofactorauth_set_issuer",
-        "twofactorauth_policy_status",
-        "twofactorauth_get_tfa_config_for_user",
-        "twofactorauth_set_tfa_config_for_user",
-    ];
+    // Every function the server has, but for those that change the store when they succeed.
+    let uapi_functions: Vec<&str> = tfa::server::uapi::FUNCTIONS
+        .iter()
+        .copied()
+        .filter(|f| *f != "remove_user_configuration")
+        .collect();
+    let whm_functions: Vec<&str> = tfa::server::whm::FUNCTIONS
+        .iter()
+        .copied()
+        .filter(|f| {
+            !matches!(
+                *f,
+                "twofactorauth_enable_policy" | "twofactorauth_disable_policy"
+            )
+        })
+        .collect();
+    assert_eq!((uapi_functions.len(), whm_functions.len()), (4, 9));
     let before = env.snapshot();
     let mut calls = 0;
     for params in &bad_params {
-        for f in uapi_functions {
+        for &f in &uapi_functions {
             for (who, r) in [
                 ("bob", env.uapi("bob", f, params).await),
                 (
@@ -1698,17 +1645,7 @@ async fn bad_input_sweep_every_endpoint_never_5xx_and_leaves_the_store_alone() {
                 calls += 1;
             }
             // The same as a form POST.
-            let req = Request::builder()
-                .method(Method::POST)
-                .uri(format!("/execute/TwoFactorAuth/{f}"))
-                .header(
-                    header::AUTHORIZATION,
-                    format!("cpanel bob:{}", token("bob")),
-                )
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(params.clone()))
-                .unwrap();
-            let r = env.send(req).await;
+            let r = env.send(uapi_form("bob", f, params.clone())).await;
             assert!(
                 r.status.as_u16() < 500,
                 "POST {f} {params}: {} {}",
@@ -1718,7 +1655,7 @@ async fn bad_input_sweep_every_endpoint_never_5xx_and_leaves_the_store_alone() {
             r.json();
             calls += 1;
         }
-        for f in whm_functions {
+        for &f in &whm_functions {
             for who in ["root", "res"] {
                 let r = env.whm(who, f, params).await;
                 assert!(
@@ -1765,14 +1702,7 @@ async fn bad_input_sweep_every_endpoint_never_5xx_and_leaves_the_store_alone() {
     ];
     for body in &bodies {
         for who in ["root", "res", "bob"] {
-            let req = Request::builder()
-                .method(Method::POST)
-                .uri("/json-api/twofactorauth_set_tfa_config_for_user?api.version=1")
-                .header(header::AUTHORIZATION, format!("whm {who}:{}", token(who)))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.clone()))
-                .unwrap();
-            let r = env.send(req).await;
+            let r = env.send(whm_set_for_user(who, body.clone())).await;
             let shown: String = body.chars().take(60).collect();
             assert!(
                 r.status.as_u16() < 500,

@@ -31,6 +31,11 @@ impl Reply {
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
+
+    /// `data.<key>`, which must be a string.
+    fn data_str(&self, key: &str) -> String {
+        self.json()["data"][key].as_str().unwrap().to_owned()
+    }
 }
 
 impl Http {
@@ -98,6 +103,11 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
+/// A JSON file's contents.
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("data");
@@ -118,10 +128,7 @@ fn uapi_and_whm_enrollment_survive_a_restart_and_replays_stay_refused() {
     set_password(&data, "root", "root-password-1");
     let alice_token = create_token(&data, "alice");
     let root_token = create_token(&data, "root");
-    let server = Server::start(ServerOptions {
-        data_dir: Some(data.clone()),
-        ..Default::default()
-    });
+    let server = Server::start(ServerOptions::with_data_dir(&data));
     let http = Http::new();
     let cp = format!("cpanel alice:{alice_token}");
     let whm = format!("whm root:{root_token}");
@@ -132,7 +139,7 @@ fn uapi_and_whm_enrollment_survive_a_restart_and_replays_stay_refused() {
     );
     assert_eq!(r.status, 200);
     let v = r.json();
-    let alice_secret = v["data"]["secret"].as_str().unwrap().to_owned();
+    let alice_secret = r.data_str("secret");
     assert_eq!(
         v["data"]["otpauth_str"],
         format!("otpauth://totp/{HOSTNAME}:alice?secret={alice_secret}&issuer={HOSTNAME}")
@@ -152,7 +159,7 @@ fn uapi_and_whm_enrollment_survive_a_restart_and_replays_stay_refused() {
         &server.url("/json-api/twofactorauth_generate_tfa_config?api.version=1"),
         &whm,
     );
-    let root_secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+    let root_secret = r.data_str("secret");
     let root_code = code(&root_secret, now());
     let r = http.send(
         "POST",
@@ -180,10 +187,7 @@ fn uapi_and_whm_enrollment_survive_a_restart_and_replays_stay_refused() {
     );
     assert!(stopped.log.contains("shutting down"));
 
-    let server = Server::start(ServerOptions {
-        data_dir: Some(data.clone()),
-        ..Default::default()
-    });
+    let server = Server::start(ServerOptions::with_data_dir(&data));
     let r = http.get(
         &server.url("/json-api/twofactorauth_get_user_configs?api.version=1"),
         &whm,
@@ -244,10 +248,7 @@ fn fifty_concurrent_clients_enroll_distinct_users() {
         );
     }
     set_password(&data, "root", "root-password-2");
-    let server = Server::start(ServerOptions {
-        data_dir: Some(data.clone()),
-        ..Default::default()
-    });
+    let server = Server::start(ServerOptions::with_data_dir(&data));
     let base = server.base_url.clone();
     let handles: Vec<_> = (0..50)
         .map(|i| {
@@ -260,7 +261,7 @@ fn fifty_concurrent_clients_enroll_distinct_users() {
                     &auth,
                 );
                 assert_eq!(r.status, 200, "{}", r.body);
-                let secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+                let secret = r.data_str("secret");
                 let body = form(&[("secret", &secret), ("tfa_token", &code(&secret, now()))]);
                 let r = http.send(
                     "POST",
@@ -298,10 +299,7 @@ fn fifty_concurrent_clients_enroll_distinct_users() {
         &["export-cpanel", out.path().to_str().unwrap()],
         None,
     );
-    let stored: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("tfa_userdata.json")).unwrap(),
-    )
-    .unwrap();
+    let stored = read_json(&out.path().join("tfa_userdata.json"));
     for (i, secret) in secrets.iter().enumerate() {
         assert_eq!(stored[format!("user{i:02}")]["secret"], secret.as_str());
     }
@@ -337,7 +335,7 @@ fn login_with_a_security_code_then_throttling() {
             &server.url("/execute/TwoFactorAuth/generate_user_configuration"),
             &auth,
         );
-        let secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+        let secret = r.data_str("secret");
         let r = http.get(
             &server.url(&format!(
                 "/execute/TwoFactorAuth/set_user_configuration?secret={secret}&tfa_token={}",
@@ -384,32 +382,19 @@ fn login_with_a_security_code_then_throttling() {
     let cookie_header = r.headers["set-cookie"].clone();
     assert!(cookie_header.contains("HttpOnly") && cookie_header.contains("SameSite=Strict"));
     let cookie = cookie_header.split(';').next().unwrap().to_owned();
-    let page = http.send("GET", &server.url(&location), &[("Cookie", &cookie)], None);
+    let with_cookie =
+        |path: &str| http.send("GET", &server.url(path), &[("Cookie", &cookie)], None);
+    let page = with_cookie(&location);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("enroll"));
-    let wasm = http.send(
-        "GET",
-        &server.url(&format!("{location}pkg/tfa_bg.wasm")),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let wasm = with_cookie(&format!("{location}pkg/tfa_bg.wasm"));
     assert_eq!(wasm.status, 200);
     assert_eq!(wasm.headers["content-type"], "application/wasm");
-    let r = http.send(
-        "GET",
-        &server.url(&format!(
-            "{location}execute/TwoFactorAuth/get_user_configuration"
-        )),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let r = with_cookie(&format!(
+        "{location}execute/TwoFactorAuth/get_user_configuration"
+    ));
     assert_eq!(r.json()["data"]["is_enabled"], 1);
-    let r = http.send(
-        "GET",
-        &server.url("/cpsess0000000000/"),
-        &[("Cookie", &cookie)],
-        None,
-    );
+    let r = with_cookie("/cpsess0000000000/");
     assert_eq!(r.status, 303, "a wrong cpsess goes back to the login page");
     // Replaying the login code is refused.
     let r = login("lin", "lin-password-3", Some(&next));
@@ -629,14 +614,12 @@ fn import_export_round_trip_with_cpanels_layout() {
         &["export-cpanel", dst.path().to_str().unwrap()],
         None,
     );
-    let read =
-        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
     assert_eq!(
-        read(&dst.path().join("tfa_userdata.json")),
+        read_json(&dst.path().join("tfa_userdata.json")),
         serde_json::from_str::<Value>(tfa_json).unwrap()
     );
     assert_eq!(
-        read(&dst.path().join("issuer_userdata.json")),
+        read_json(&dst.path().join("issuer_userdata.json")),
         json!({"system_wide_issuer": "My Host"})
     );
     assert_eq!(mode(&dst.path().join("tfa_userdata.json")), 0o600);
@@ -689,7 +672,7 @@ fn import_export_round_trip_with_cpanels_layout() {
         None,
     );
     assert_eq!(
-        read(&again.path().join("tfa_userdata.json")),
+        read_json(&again.path().join("tfa_userdata.json")),
         serde_json::from_str::<Value>(tfa_json).unwrap()
     );
 }
@@ -730,17 +713,14 @@ fn codes_from_debians_oathtool_are_accepted() {
     // ...and the server accepts oathtool's code for a secret it generated.
     let (_t, data) = data_dir();
     add_account(&data, "olga", "olga-password-6", &[]);
-    let server = Server::start(ServerOptions {
-        data_dir: Some(data.clone()),
-        ..Default::default()
-    });
+    let server = Server::start(ServerOptions::with_data_dir(&data));
     let http = Http::new();
     let auth = basic("olga", "olga-password-6");
     let r = http.get(
         &server.url("/execute/TwoFactorAuth/generate_user_configuration"),
         &auth,
     );
-    let secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+    let secret = r.data_str("secret");
     let c = oath(&["--totp", "-b", &secret]);
     let r = http.get(
         &server.url(&format!(

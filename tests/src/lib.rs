@@ -145,6 +145,16 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
 }
 
+impl ServerOptions {
+    /// A server over an existing data directory, with no page.
+    pub fn with_data_dir(dir: &Path) -> ServerOptions {
+        ServerOptions {
+            data_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        }
+    }
+}
+
 /// A running `tfa serve` on 127.0.0.1 with a free port.
 pub struct Server {
     /// `http://127.0.0.1:PORT`
@@ -212,7 +222,7 @@ impl Server {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let out = std::fs::read_to_string(&self.stdout_path).unwrap_or_default();
+            let out = self.stdout();
             if let Some(rest) = out
                 .lines()
                 .find_map(|l| l.strip_prefix("Listening on http://"))
@@ -225,10 +235,7 @@ impl Server {
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "tfa serve exited early ({status}): {}",
-                        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-                    );
+                    panic!("tfa serve exited early ({status}): {}", self.log());
                 }
             }
             assert!(Instant::now() < deadline, "tfa serve did not become ready");

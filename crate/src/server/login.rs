@@ -12,7 +12,7 @@ use super::auth::{
     check_password, new_session_ids, session_cookie, sha256, SESSION_COOKIE, SESSION_SECS,
 };
 use super::error::ApiError;
-use super::{client_ip, ops, read_input, AppState};
+use super::{client_ip, no_store, ops, read_input, AppState};
 use crate::store::Session;
 
 /// `GET /login`.
@@ -149,8 +149,5 @@ fn form(status: StatusCode, messages: Option<&[String]>) -> Response {
 </html>
 "#
     );
-    let mut resp = (status, Html(html)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store((status, Html(html)).into_response())
 }

@@ -260,11 +260,44 @@ async fn static_files(State(state): State<AppState>, req: Request) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
-        (self.status(), format!("{}\n", self.reason())).into_response()
+        (failure_status(&self), format!("{}\n", self.reason())).into_response()
     }
+}
+
+/// The HTTP status of a failed request; an internal error is logged here (the client only
+/// gets a generic reason).
+fn failure_status(e: &ApiError) -> StatusCode {
+    if let ApiError::Internal(detail) = e {
+        tracing::error!(%detail, "internal error");
+    }
+    e.status()
+}
+
+/// Marks a response as not to be cached (API answers, the login form).
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The common start of a UAPI or WHM API 1 request: the `cpsess` path segment's shape, the
+/// query and body, `check` on them (before any credential is looked at), then the caller.
+async fn api_request(
+    state: &AppState,
+    cpsess: Option<&str>,
+    req: Request,
+    api: error::Api,
+    ip: &str,
+    check: impl FnOnce(&Input) -> Result<(), ApiError>,
+) -> Result<(auth::Caller, Input), ApiError> {
+    let headers = req.headers().clone();
+    if cpsess.is_some_and(|c| !is_cpsess(c)) {
+        return Err(ApiError::TokenDenied);
+    }
+    let input = read_input(req).await?;
+    check(&input)?;
+    let caller = auth::authenticate(state, &headers, cpsess, api, ip).await?;
+    Ok((caller, input))
 }
 
 /// Request parameters after cPanel's legacy renaming of repeated keys: `foo=a&foo=b&foo=c`

@@ -5,14 +5,13 @@
 //! webmail address or `team@cpuser`. This module never logs parameters.
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::auth::{authenticate, Caller};
+use super::auth::Caller;
 use super::error::{uapi_failure, uapi_success, Api, ApiError};
-use super::{client_ip, is_cpsess, ops, read_input, AppState, Params};
+use super::{api_request, client_ip, failure_status, no_store, ops, AppState, Params};
 use crate::store::{check_name, AccountKind, IdentityKind};
 
 /// The one module.
@@ -52,29 +51,17 @@ async fn handle(
     req: Request,
 ) -> Response {
     let ip = client_ip(&req);
-    let headers = req.headers().clone();
     let result = async {
-        if cpsess.as_deref().is_some_and(|c| !is_cpsess(c)) {
-            return Err(ApiError::TokenDenied);
-        }
-        let input = read_input(req).await?;
-        let caller = authenticate(&state, &headers, cpsess.as_deref(), Api::Uapi, &ip).await?;
+        let (caller, input) =
+            api_request(&state, cpsess.as_deref(), req, Api::Uapi, &ip, |_| Ok(())).await?;
         call(&state, &caller, &ip, &module, &function, &input.params).await
     }
     .await;
     let (status, body) = match result {
         Ok((data, warnings)) => (axum::http::StatusCode::OK, uapi_success(data, warnings)),
-        Err(e) => {
-            if let ApiError::Internal(detail) = &e {
-                tracing::error!(%detail, "internal error");
-            }
-            (e.status(), uapi_failure(&function, &e))
-        }
+        Err(e) => (failure_status(&e), uapi_failure(&function, &e)),
     };
-    let mut resp = (status, Json(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store((status, Json(body)).into_response())
 }
 
 /// Runs one UAPI function for `caller`. Returns `data` and `warnings`.

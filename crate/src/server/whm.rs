@@ -7,14 +7,14 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::auth::{authenticate, Caller};
+use super::auth::Caller;
 use super::error::{whm_envelope, Api, ApiError};
 use super::format::to_whm_xml;
-use super::{client_ip, is_cpsess, ops, read_input, AppState, Input};
+use super::{api_request, client_ip, failure_status, no_store, ops, AppState, Input};
 use crate::core::{normalize_issuer, Secret};
 use crate::store::{check_name, Account, AccountKind, IdentityKind, Principal};
 
@@ -80,31 +80,23 @@ async fn handle(
     req: Request,
 ) -> Response {
     let ip = client_ip(&req);
-    let headers = req.headers().clone();
     let method = req.method().clone();
     let result = async {
-        if cpsess.as_deref().is_some_and(|c| !is_cpsess(c)) {
-            return Err(ApiError::TokenDenied);
-        }
-        let input = read_input(req).await?;
-        if input.params.get("api.version") != Some("1") {
-            return Err(ApiError::ApiVersion);
-        }
-        let caller = authenticate(&state, &headers, cpsess.as_deref(), Api::Whm, &ip).await?;
+        let version_1 = |input: &Input| match input.params.get("api.version") {
+            Some("1") => Ok(()),
+            _ => Err(ApiError::ApiVersion),
+        };
+        let (caller, input) =
+            api_request(&state, cpsess.as_deref(), req, Api::Whm, &ip, version_1).await?;
         call(&state, &caller, &ip, &function, &method, &input).await
     }
     .await;
     let status = match &result {
         Ok(_) => StatusCode::OK,
-        Err(e) => {
-            if let ApiError::Internal(detail) = e {
-                tracing::error!(%detail, "internal error");
-            }
-            e.status()
-        }
+        Err(e) => failure_status(e),
     };
     let envelope = whm_envelope(&function, &result);
-    let mut resp = if xml {
+    let resp = if xml {
         (
             status,
             [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
@@ -114,9 +106,7 @@ async fn handle(
     } else {
         (status, axum::Json(envelope)).into_response()
     };
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store(resp)
 }
 
 /// The caller as a WHM user (root or a reseller).

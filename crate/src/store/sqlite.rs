@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rusqlite::types::FromSql;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
@@ -174,15 +175,7 @@ impl Store {
     /// Adds an account. Refuses a duplicate name or domain, or an unknown owner.
     pub fn add_account(&self, account: &Account, password_hash: &str) -> Result<(), StoreError> {
         let conn = self.conn()?;
-        if exists(
-            &conn,
-            "SELECT 1 FROM accounts WHERE name = ?1",
-            &account.name,
-        )? || exists(
-            &conn,
-            "SELECT 1 FROM identities WHERE name = ?1",
-            &account.name,
-        )? {
+        if name_taken(&conn, &account.name)? {
             return Err(StoreError::Invalid(format!(
                 "An account named “{}” already exists.",
                 account.name
@@ -201,13 +194,7 @@ impl Store {
             )));
         }
         if account.kind != AccountKind::Root {
-            let owner_kind: Option<String> = conn
-                .query_row(
-                    "SELECT kind FROM accounts WHERE name = ?1",
-                    [&account.owner],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let owner_kind = account_kind(&conn, &account.owner)?;
             if !matches!(owner_kind.as_deref(), Some("root" | "reseller")) {
                 return Err(StoreError::Invalid(format!(
                     "The owner “{}” is neither root nor a reseller.",
@@ -225,13 +212,12 @@ impl Store {
     /// One account by name.
     pub fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(
+        one_row(
+            &conn,
             "SELECT name, kind, owner, domain FROM accounts WHERE name = ?1",
-            [name],
+            name,
             row_account,
         )
-        .optional()?
-        .transpose()
     }
 
     /// Every account, root included, sorted by name.
@@ -240,50 +226,31 @@ impl Store {
         let mut stmt =
             conn.prepare("SELECT name, kind, owner, domain FROM accounts ORDER BY name")?;
         let rows = stmt.query_map([], row_account)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        collect_checked(rows)
     }
 
     /// The account whose primary domain is `domain`.
     pub fn account_by_domain(&self, domain: &str) -> Result<Option<Account>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(
+        one_row(
+            &conn,
             "SELECT name, kind, owner, domain FROM accounts WHERE domain = ?1",
-            [domain],
+            domain,
             row_account,
         )
-        .optional()?
-        .transpose()
     }
 
     /// Adds a webmail address or team user. The account must be a cPanel account (user or
     /// reseller) and the name must not exist yet.
     pub fn add_identity(&self, identity: &Identity, password_hash: &str) -> Result<(), StoreError> {
         let conn = self.conn()?;
-        if exists(
-            &conn,
-            "SELECT 1 FROM accounts WHERE name = ?1",
-            &identity.name,
-        )? || exists(
-            &conn,
-            "SELECT 1 FROM identities WHERE name = ?1",
-            &identity.name,
-        )? {
+        if name_taken(&conn, &identity.name)? {
             return Err(StoreError::Invalid(format!(
                 "“{}” already exists.",
                 identity.name
             )));
         }
-        let kind: Option<String> = conn
-            .query_row(
-                "SELECT kind FROM accounts WHERE name = ?1",
-                [&identity.account],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let kind = account_kind(&conn, &identity.account)?;
         if !matches!(kind.as_deref(), Some("user" | "reseller")) {
             return Err(StoreError::Invalid(format!(
                 "“{}” is not a cPanel account.",
@@ -305,13 +272,12 @@ impl Store {
     /// One webmail address or team user by its full name.
     pub fn identity(&self, name: &str) -> Result<Option<Identity>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(
+        one_row(
+            &conn,
             "SELECT name, kind, account FROM identities WHERE name = ?1",
-            [name],
+            name,
             row_identity,
         )
-        .optional()?
-        .transpose()
     }
 
     /// The webmail addresses and team users of an account, sorted by name.
@@ -321,11 +287,7 @@ impl Store {
             "SELECT name, kind, account FROM identities WHERE account = ?1 ORDER BY name",
         )?;
         let rows = stmt.query_map([account], row_identity)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        collect_checked(rows)
     }
 
     /// An account or identity by login name.
@@ -371,33 +333,27 @@ impl Store {
     /// The stored secret of a 2FA username.
     pub fn tfa_secret(&self, username: &str) -> Result<Option<String>, StoreError> {
         let conn = self.conn()?;
-        Ok(conn
-            .query_row(
-                "SELECT secret FROM tfa WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )
-            .optional()?)
+        one_value(
+            &conn,
+            "SELECT secret FROM tfa WHERE username = ?1",
+            username,
+        )
     }
 
     /// Every stored 2FA config, sorted by username.
     pub fn all_tfa(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT username, secret FROM tfa ORDER BY username")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        string_pairs(&conn, "SELECT username, secret FROM tfa ORDER BY username")
     }
 
     /// The last accepted step of a 2FA username.
     pub fn last_step(&self, username: &str) -> Result<Option<u64>, StoreError> {
         let conn = self.conn()?;
-        let step: Option<i64> = conn
-            .query_row(
-                "SELECT step FROM last_steps WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let step: Option<i64> = one_value(
+            &conn,
+            "SELECT step FROM last_steps WHERE username = ?1",
+            username,
+        )?;
         Ok(step.and_then(|s| u64::try_from(s).ok()))
     }
 
@@ -423,11 +379,7 @@ impl Store {
         let tx = conn.transaction()?;
         let outcome = accept_step_tx(&tx, username, step)?;
         if outcome == StepOutcome::Accepted {
-            tx.execute(
-                "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
-                 ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
-                params![username, secret],
-            )?;
+            upsert_tfa(&tx, username, secret)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -455,11 +407,7 @@ impl Store {
             [account],
         )?;
         for (username, secret) in entries {
-            tx.execute(
-                "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
-                 ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
-                params![username, secret],
-            )?;
+            upsert_tfa(&tx, username, secret)?;
         }
         tx.commit()?;
         Ok(())
@@ -470,43 +418,31 @@ impl Store {
     /// The issuer entry under `key` (`system_wide_issuer` or a reseller's name).
     pub fn issuer(&self, key: &str) -> Result<Option<String>, StoreError> {
         let conn = self.conn()?;
-        Ok(conn
-            .query_row("SELECT issuer FROM issuers WHERE name = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        one_value(&conn, "SELECT issuer FROM issuers WHERE name = ?1", key)
     }
 
     /// Sets (`Some`) or clears (`None`) an issuer entry.
     pub fn set_issuer(&self, key: &str, issuer: Option<&str>) -> Result<(), StoreError> {
         let conn = self.conn()?;
         match issuer {
-            Some(value) => conn.execute(
-                "INSERT INTO issuers (name, issuer) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET issuer = excluded.issuer",
-                params![key, value],
-            )?,
-            None => conn.execute("DELETE FROM issuers WHERE name = ?1", [key])?,
-        };
+            Some(value) => upsert_issuer(&conn, key, value)?,
+            None => {
+                conn.execute("DELETE FROM issuers WHERE name = ?1", [key])?;
+            }
+        }
         Ok(())
     }
 
     /// Every issuer entry, sorted by key.
     pub fn all_issuers(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT name, issuer FROM issuers ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        string_pairs(&conn, "SELECT name, issuer FROM issuers ORDER BY name")
     }
 
     /// A setting's value.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let conn = self.conn()?;
-        Ok(conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        one_value(&conn, "SELECT value FROM settings WHERE key = ?1", key)
     }
 
     /// Sets a setting.
@@ -583,13 +519,7 @@ impl Store {
     /// The end of a live lockout of `key`, if any.
     pub fn locked_until(&self, key: &str, now: u64) -> Result<Option<u64>, StoreError> {
         let conn = self.conn()?;
-        let until: Option<i64> = conn
-            .query_row(
-                "SELECT until FROM lockouts WHERE key = ?1 AND until > ?2",
-                params![key, to_i64(now)],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let until = live_lock(&conn, key, now)?;
         Ok(until.and_then(|u| u64::try_from(u).ok()))
     }
 
@@ -611,45 +541,37 @@ impl Store {
             "INSERT INTO failures (at, identity, ip) VALUES (?1, ?2, ?3)",
             params![at, identity, ip],
         )?;
-        audit_tx(&tx, now, "failed_code", identity, ip, detail)?;
-        let mut locks = NewLocks::default();
-        let since = |l: Limit| to_i64(now.saturating_sub(l.window_secs));
-        let n_id: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM failures WHERE identity = ?1 AND at > ?2",
-            params![identity, since(per_identity)],
-            |r| r.get(0),
-        )?;
-        if u64::try_from(n_id).unwrap_or(0) >= per_identity.max_failures {
-            locks.identity = lock_tx(&tx, &format!("user:{identity}"), now, per_identity)?;
-            if locks.identity {
-                audit_tx(
-                    &tx,
-                    now,
-                    "lockout",
-                    identity,
-                    ip,
-                    "too many invalid security codes for this identity",
-                )?;
+        insert_audit(&tx, now, "failed_code", identity, ip, detail)?;
+        // Counts the failures of `value` (in `count_sql`) within the limit's window and, at the
+        // limit, locks `key`; a new lockout is audited. True when it locked.
+        let lock_at_limit = |count_sql: &str, value: &str, key: &str, limit: Limit, why: &str| {
+            let since = to_i64(now.saturating_sub(limit.window_secs));
+            let n: i64 = tx.query_row(count_sql, params![value, since], |r| r.get(0))?;
+            if u64::try_from(n).unwrap_or(0) < limit.max_failures {
+                return Ok::<bool, StoreError>(false);
             }
-        }
-        let n_ip: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM failures WHERE ip = ?1 AND at > ?2",
-            params![ip, since(per_ip)],
-            |r| r.get(0),
-        )?;
-        if u64::try_from(n_ip).unwrap_or(0) >= per_ip.max_failures {
-            locks.ip = lock_tx(&tx, &format!("ip:{ip}"), now, per_ip)?;
-            if locks.ip {
-                audit_tx(
-                    &tx,
-                    now,
-                    "lockout",
-                    identity,
-                    ip,
-                    "too many invalid security codes from this address",
-                )?;
+            let locked = lock_tx(&tx, key, now, limit)?;
+            if locked {
+                insert_audit(&tx, now, "lockout", identity, ip, why)?;
             }
-        }
+            Ok(locked)
+        };
+        let locks = NewLocks {
+            identity: lock_at_limit(
+                "SELECT COUNT(*) FROM failures WHERE identity = ?1 AND at > ?2",
+                identity,
+                &format!("user:{identity}"),
+                per_identity,
+                "too many invalid security codes for this identity",
+            )?,
+            ip: lock_at_limit(
+                "SELECT COUNT(*) FROM failures WHERE ip = ?1 AND at > ?2",
+                ip,
+                &format!("ip:{ip}"),
+                per_ip,
+                "too many invalid security codes from this address",
+            )?,
+        };
         tx.execute(
             "DELETE FROM failures WHERE at <= ?1",
             params![to_i64(now.saturating_sub(
@@ -670,11 +592,7 @@ impl Store {
         detail: &str,
     ) -> Result<(), StoreError> {
         let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO audit (at, event, identity, ip, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![to_i64(now), event, identity, ip, detail],
-        )?;
-        Ok(())
+        insert_audit(&conn, now, event, identity, ip, detail)
     }
 
     /// The audit log, oldest first.
@@ -706,18 +624,10 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         for (username, secret) in tfa {
-            tx.execute(
-                "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
-                 ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
-                params![username, secret],
-            )?;
+            upsert_tfa(&tx, username, secret)?;
         }
         for (key, issuer) in issuers {
-            tx.execute(
-                "INSERT INTO issuers (name, issuer) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET issuer = excluded.issuer",
-                params![key, issuer],
-            )?;
+            upsert_issuer(&tx, key, issuer)?;
         }
         tx.commit()?;
         Ok(())
@@ -763,14 +673,7 @@ fn accept_step_tx(
 }
 
 fn lock_tx(tx: &Transaction<'_>, key: &str, now: u64, limit: Limit) -> Result<bool, StoreError> {
-    let live: Option<i64> = tx
-        .query_row(
-            "SELECT until FROM lockouts WHERE key = ?1 AND until > ?2",
-            params![key, to_i64(now)],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if live.is_some() {
+    if live_lock(tx, key, now)?.is_some() {
         return Ok(false);
     }
     tx.execute(
@@ -781,15 +684,16 @@ fn lock_tx(tx: &Transaction<'_>, key: &str, now: u64, limit: Limit) -> Result<bo
     Ok(true)
 }
 
-fn audit_tx(
-    tx: &Transaction<'_>,
+/// Appends an audit row (inside a transaction or not).
+fn insert_audit(
+    conn: &Connection,
     now: u64,
     event: &str,
     identity: &str,
     ip: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    conn.execute(
         "INSERT INTO audit (at, event, identity, ip, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![to_i64(now), event, identity, ip, detail],
     )?;
@@ -798,6 +702,83 @@ fn audit_tx(
 
 fn exists(conn: &Connection, sql: &str, key: &str) -> Result<bool, StoreError> {
     Ok(conn.query_row(sql, [key], |_| Ok(())).optional()?.is_some())
+}
+
+/// True when an account or an identity already has this login name.
+fn name_taken(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(
+        exists(conn, "SELECT 1 FROM accounts WHERE name = ?1", name)?
+            || exists(conn, "SELECT 1 FROM identities WHERE name = ?1", name)?,
+    )
+}
+
+/// The stored kind of an account (`root`, `reseller`, `user`), if it exists.
+fn account_kind(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
+    one_value(conn, "SELECT kind FROM accounts WHERE name = ?1", name)
+}
+
+/// The one column `sql` selects for `key`, if a row matches.
+fn one_value<T: FromSql>(conn: &Connection, sql: &str, key: &str) -> Result<Option<T>, StoreError> {
+    Ok(conn.query_row(sql, [key], |r| r.get(0)).optional()?)
+}
+
+/// Every (text, text) row of `sql`.
+fn string_pairs(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The one row `sql` finds for `key`, read by a checking row reader.
+fn one_row<T>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Result<T, StoreError>>,
+) -> Result<Option<T>, StoreError> {
+    conn.query_row(sql, [key], read).optional()?.transpose()
+}
+
+/// Every row of a query read by a checking row reader.
+fn collect_checked<T>(
+    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
+/// Stores `secret` for `username`, replacing any previous one.
+fn upsert_tfa(conn: &Connection, username: &str, secret: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
+         ON CONFLICT(username) DO UPDATE SET secret = excluded.secret",
+        params![username, secret],
+    )?;
+    Ok(())
+}
+
+/// Sets the issuer entry under `key`.
+fn upsert_issuer(conn: &Connection, key: &str, issuer: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO issuers (name, issuer) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET issuer = excluded.issuer",
+        params![key, issuer],
+    )?;
+    Ok(())
+}
+
+/// The end (unix seconds, as stored) of a lockout of `key` still live at `now`.
+fn live_lock(conn: &Connection, key: &str, now: u64) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT until FROM lockouts WHERE key = ?1 AND until > ?2",
+            params![key, to_i64(now)],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Account, StoreError>> {

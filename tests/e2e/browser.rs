@@ -267,7 +267,7 @@ impl Browser {
 
     /// Waits until `script` (an expression) is truthy.
     pub async fn wait_js(&self, script: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let v = self.js(&format!("return !!({script});")).await;
             if v == json!(true) {

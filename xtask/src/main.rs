@@ -347,6 +347,8 @@ impl Ctx {
     }
 
     fn serve(&self, extra: &[String]) -> Result {
+        // `cargo xtask serve -- --listen ...` and `cargo xtask serve --listen ...` alike.
+        let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
         self.setup()?;
         self.build_www()?;
         let www = self.root.join("www");

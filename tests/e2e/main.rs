@@ -8,12 +8,6 @@ mod server;
 use serde_json::Value;
 use tfa_e2e::{add_account, tfa_ok, workspace_root, Server, ServerOptions};
 
-#[test]
-fn core_is_linkable_from_the_e2e_package() {
-    let s = tfa::core::Secret::parse("JBSWY3DPEHPK3PXP").unwrap();
-    assert_eq!(tfa::core::totp::code_at(&s, 0).len(), 6);
-}
-
 /// A server with the built page and one cPanel user of known password.
 fn page_server(user: &str, pass: &str) -> (Server, tempfile::TempDir) {
     let www = workspace_root().join("www");

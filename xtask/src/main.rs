@@ -451,7 +451,7 @@ impl Ctx {
             "xtask",
             run_counting(self.cmd("cargo").args(["test", "-p", "xtask"]))?,
         );
-        section("tier: end to end (real server, real Chromium)");
+        section("tier: end to end (real server; Chromium and Firefox over WebDriver)");
         tally.add(
             "end to end",
             run_counting(self.cmd("cargo").args(["test", "-p", "tfa-e2e"]))?,

@@ -134,17 +134,29 @@ fn form(status: StatusCode, messages: Option<&[String]>) -> Response {
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Log in</title><link rel="icon" href="data:,">
-<style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:3rem auto;padding:0 1rem}}label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem;box-sizing:border-box}}button{{margin-top:1.2rem;padding:.5rem 1rem}}.error{{color:#a00}}</style>
+<style>
+body{{margin:0;background:#f6f8fa;color:#1f2328;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}}
+main{{max-width:22rem;margin:4rem auto;padding:1.5rem 1.75rem;background:#fff;border:1px solid #d0d7de;border-radius:8px}}
+h1{{margin:0 0 .5rem;font-size:1.5rem}}
+label{{display:block;margin-top:1rem;font-weight:600}}
+.hint{{font-weight:400;color:#57606a;font-size:.875rem}}
+input{{width:100%;padding:.5rem .6rem;box-sizing:border-box;border:1px solid #57606a;border-radius:8px;font:inherit}}
+input:focus-visible,button:focus-visible{{outline:3px solid #0b57d0;outline-offset:2px}}
+button{{margin-top:1.25rem;width:100%;padding:.6rem 1rem;border:0;border-radius:8px;background:#0b57d0;color:#fff;font:inherit;font-weight:600;cursor:pointer}}
+.error{{color:#b3261e;font-weight:600;border:1px solid #b3261e;background:#fff5f5;border-radius:8px;padding:.5rem .75rem}}
+</style>
 </head>
 <body>
+<main>
 <h1>Log in</h1>
 {notice}
 <form method="post" action="/login">
-<label for="user">Username</label><input id="user" name="user" autocomplete="username" required>
+<label for="user">Username</label><input id="user" name="user" autocomplete="username" autofocus required>
 <label for="pass">Password</label><input id="pass" name="pass" type="password" autocomplete="current-password" required>
-<label for="tfa_token">Security code (if two-factor authentication is on)</label><input id="tfa_token" name="tfa_token" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" maxlength="6">
+<label for="tfa_token">Security code <span class="hint">(if two-factor authentication is on)</span></label><input id="tfa_token" name="tfa_token" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" maxlength="6">
 <button type="submit">Log in</button>
 </form>
+</main>
 </body>
 </html>
 "#

@@ -487,6 +487,41 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     assert_eq!(link.as_deref(), Some(otpauth.as_str()));
     b.screenshot(P, "manual-key").await;
 
+    // Copy: the unspaced key goes to the clipboard, and the page says so...
+    b.js(
+        "window.__copied = null; \
+          Object.defineProperty(navigator, 'clipboard', { configurable: true, value: \
+            { writeText: (t) => { window.__copied = t; return Promise.resolve(); } } }); return 1;",
+    )
+    .await;
+    b.shadow("[data-action=copy]").await.click().await.unwrap();
+    b.wait_js("window.__copied !== null", "the clipboard write")
+        .await;
+    assert_eq!(b.js("return window.__copied;").await, json!(secret));
+    let said = b.shadow("[data-ref=status]").await.text().await.unwrap();
+    assert!(said.contains("copied"), "{said}");
+    // ...and when the browser refuses, the page says that and selects the key for Ctrl+C.
+    b.js("Object.defineProperty(navigator, 'clipboard', { configurable: true, value: \
+            { writeText: () => Promise.reject(new DOMException('denied', 'NotAllowedError')) } }); return 1;")
+        .await;
+    b.shadow("[data-action=copy]").await.click().await.unwrap();
+    b.wait_js(
+        &format!("(({ALERT_TEXT_EXPR}) || '').includes('did not allow copying')"),
+        "the refusal",
+    )
+    .await;
+    let selected = b
+        .js(
+            "const r = document.querySelector('tfa-enrollment').shadowRoot; \
+             return (r.getSelection ? r.getSelection() : getSelection()).toString();",
+        )
+        .await;
+    assert_eq!(
+        selected.as_str().unwrap().replace(' ', ""),
+        secret,
+        "the key is selected"
+    );
+
     // 4. Type the current code, pasted with a space, and see the success state.
     let code = code_now(&secret, 0);
     let typed = format!("{} {}", &code[..3], &code[3..]);

@@ -362,6 +362,26 @@ pub struct Input {
 }
 
 /// Reads the query string and, for POST, the form or JSON body (at most [`BODY_LIMIT`]).
+/// The text fields of a `multipart/form-data` body, in order, as form parameters.
+async fn multipart_params(content_type: &str, body: axum::body::Bytes) -> Result<Params, ApiError> {
+    let bad = |what: &str| ApiError::BadRequest(format!("The multipart body {what}."));
+    let boundary = multer::parse_boundary(content_type).map_err(|_| bad("has no boundary"))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut pairs = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| bad("is malformed"))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|_| bad("is malformed"))?;
+        let value = String::from_utf8(bytes.to_vec()).map_err(|_| bad("is not UTF-8 text"))?;
+        pairs.push((name, value));
+    }
+    Ok(Params::from_pairs(pairs))
+}
+
 pub async fn read_input(req: Request) -> Result<Input, ApiError> {
     let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().clone();
@@ -370,11 +390,13 @@ pub async fn read_input(req: Request) -> Result<Input, ApiError> {
             allowed: "GET and POST",
         });
     }
-    let content_type = req
+    let full_content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
+        .to_owned();
+    let content_type = full_content_type
         .split(';')
         .next()
         .unwrap_or("")
@@ -400,8 +422,13 @@ pub async fn read_input(req: Request) -> Result<Input, ApiError> {
             params,
             json: Some(body.to_vec()),
         }),
+        // cPanel's form parser takes multipart bodies too (spec section 1.1).
+        "multipart/form-data" => Ok(Input {
+            params: params.extend(multipart_params(&full_content_type, body).await?),
+            json: None,
+        }),
         other => Err(ApiError::MediaType(format!(
-            "The content type “{other}” is not supported; send application/x-www-form-urlencoded (or application/json where a function takes JSON)."
+            "The content type “{other}” is not supported; send application/x-www-form-urlencoded or multipart/form-data (or application/json where a function takes JSON)."
         ))),
     }
 }

@@ -112,9 +112,10 @@ const TEMPLATE = `
   <div data-view="done" hidden>
     <div data-slot="messages"></div>
     <p class="success" data-ref="doneText" tabindex="-1">Two-factor authentication is enabled.</p>
-    <p>From now on you will be asked for a code from your app when you log in.
-      Keep your phone safe: there are no backup codes, so if you lose it, ask your
-      administrator to remove two-factor authentication for you.</p>
+    <p>When you log in, you will be asked for a code from your app (whenever the server’s
+      security policy requires two-factor authentication). Keep your phone safe: there are no
+      backup codes, so if you lose it, ask your administrator to remove two-factor
+      authentication for you.</p>
     <div class="actions">
       <button type="button" class="primary" data-action="back">Done</button>
     </div>

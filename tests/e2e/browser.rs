@@ -306,13 +306,18 @@ impl Browser {
         .await;
     }
 
+    /// Ends the WebDriver session (the browser quits); dropping then stops the driver.
     pub async fn close(self) {
-        let Browser {
-            client, mut driver, ..
-        } = self;
-        let _ = client.close().await;
-        let _ = driver.kill();
-        let _ = driver.wait();
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// The driver process goes with the `Browser`, also when a failed assertion unwinds past
+/// `close`, so that no chromedriver or geckodriver outlives its test.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 

@@ -124,8 +124,8 @@ fn spec_otpauth_examples_byte_for_byte() {
 fn qr_svg_is_an_svg_and_renders_in_the_dom() {
     let svg = wasm::qr_svg(CPANEL_URIS[0].3).unwrap();
     assert!(svg.contains("<svg") && svg.contains("crispEdges"));
-    // Parse it as the browser would and check its intrinsic size: 53 modules (version 9? no:
-    // whatever the version) plus 2 x 4 quiet modules, at 8 px each, i.e. a multiple of 8.
+    // Parse it as the browser would and check its intrinsic size: the modules plus 2 x 4 quiet
+    // modules, at 8 px each, so a multiple of 8.
     let doc = web_sys::window().unwrap().document().unwrap();
     let div = doc.create_element("div").unwrap();
     div.set_inner_html(&svg);
@@ -182,6 +182,15 @@ fn errors_are_readable_and_never_panic() {
     );
     assert_eq!(wasm::normalize_issuer("").unwrap(), None);
     assert_eq!(wasm::clean_token("123 456"), "123456");
+    // A window or search that would hash for minutes is refused, not run.
+    let e =
+        message(wasm::verify_code(RFC_SECRET, "123456", 0.0, Some(u32::MAX), None).unwrap_err());
+    assert_eq!(
+        e,
+        "A window or search may span at most 120 steps either side."
+    );
+    assert!(wasm::find_drift(RFC_SECRET, "123456", 0.0, Some(121)).is_err());
+    assert!(wasm::find_drift(RFC_SECRET, "123456", 0.0, Some(120)).is_ok());
     assert_eq!(
         wasm::group_secret("jbswy3dpehpk3pxp").unwrap(),
         "JBSW Y3DP EHPK 3PXP"

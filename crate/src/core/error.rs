@@ -24,6 +24,8 @@ pub enum Error {
     TokenChar { ch: char, position: usize },
     /// A time before the unix epoch or beyond what a step counter can hold.
     TimeOutOfRange,
+    /// A verification window or drift search wider than the core allows.
+    SearchTooWide { max: u64 },
     /// An `otpauth://` URI that cannot be read.
     Uri(UriError),
     /// An issuer that breaks WHM's issuer rules.
@@ -87,6 +89,9 @@ impl fmt::Display for Error {
                 position + 1
             ),
             Error::TimeOutOfRange => f.write_str("The time is out of range."),
+            Error::SearchTooWide { max } => {
+                write!(f, "A window or search may span at most {max} steps either side.")
+            }
             Error::Uri(e) => write!(f, "Invalid otpauth URI: {e}"),
             Error::IssuerTooLong { len } => write!(
                 f,

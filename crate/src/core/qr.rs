@@ -34,8 +34,9 @@ mod tests {
         assert_eq!(qr_svg(&"A".repeat(5000)), Err(Error::QrTooLong));
     }
 
+    // The quiet zone and ECC level are checked on the rendered picture in tests/qr.rs.
     #[test]
-    fn svg_is_dark_on_white_with_quiet_zone() {
+    fn svg_is_dark_on_white_with_crisp_edges() {
         let svg =
             qr_svg("otpauth://totp/Example:root?secret=CAOXW75HKYJJ6E5Y&issuer=Example").unwrap();
         assert!(svg.contains("<svg"));

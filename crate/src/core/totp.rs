@@ -6,7 +6,7 @@
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use subtle::{Choice, ConstantTimeEq};
+use subtle::ConstantTimeEq;
 
 use super::{Error, Secret};
 
@@ -18,6 +18,8 @@ pub const DIGITS: u32 = 6;
 pub const DEFAULT_WINDOW: u64 = 1;
 /// How far the drift search looks either side of now, in steps (±10 minutes).
 pub const DRIFT_SEARCH_STEPS: u64 = 20;
+/// The widest window or drift search a caller may ask for (±1 hour): each step costs an HMAC.
+pub const MAX_SEARCH_STEPS: u64 = 120;
 
 /// The RFC 4226 "dynamic truncation" of HMAC-SHA-1(key, counter): a 31-bit number.
 pub fn truncated(key: &[u8], counter: u64) -> u32 {
@@ -94,6 +96,14 @@ impl<'a> Token<'a> {
     pub fn as_str(&self) -> &'a str {
         self.0
     }
+
+    /// Is this the code of `step`? Compared in constant time with the zero-padded code.
+    pub fn matches(&self, secret: &Secret, step: u64) -> bool {
+        hotp(secret.key(), step, DIGITS)
+            .as_bytes()
+            .ct_eq(self.0.as_bytes())
+            .into()
+    }
 }
 
 impl std::fmt::Debug for Token<'_> {
@@ -142,9 +152,7 @@ pub fn verify(
     let mut fresh: Option<u64> = None;
     let mut replayed: Option<u64> = None;
     for step in now.saturating_sub(window)..=now.saturating_add(window) {
-        let code = hotp(secret.key(), step, DIGITS);
-        let matched: Choice = code.as_bytes().ct_eq(token.as_str().as_bytes());
-        if bool::from(matched) {
+        if token.matches(secret, step) {
             if last_step.is_some_and(|last| step <= last) {
                 replayed = Some(step);
             } else {
@@ -167,13 +175,8 @@ pub fn find_drift(secret: &Secret, token: &str, unix_secs: u64, max_steps: u64) 
     let now = step_at(unix_secs);
     let max = i64::try_from(max_steps).ok()?;
     let matches = |offset: i64| {
-        now.checked_add_signed(offset).is_some_and(|step| {
-            bool::from(
-                hotp(secret.key(), step, DIGITS)
-                    .as_bytes()
-                    .ct_eq(token.as_str().as_bytes()),
-            )
-        })
+        now.checked_add_signed(offset)
+            .is_some_and(|step| token.matches(secret, step))
     };
     (0..=max).find_map(|d| {
         if matches(d) {

@@ -28,6 +28,18 @@ fn unix_secs(value: f64) -> Result<u64, JsError> {
     }
 }
 
+/// A window or search width from JS, refused past [`totp::MAX_SEARCH_STEPS`] (each step is an
+/// HMAC: four billion of them would freeze the page).
+fn search_steps(value: Option<u32>, default: u64) -> Result<u64, JsError> {
+    let steps = value.map_or(default, u64::from);
+    if steps > totp::MAX_SEARCH_STEPS {
+        return Err(js_err(core::Error::SearchTooWide {
+            max: totp::MAX_SEARCH_STEPS,
+        }));
+    }
+    Ok(steps)
+}
+
 fn strict_secret(secret: &str) -> Result<Secret, JsError> {
     Secret::parse(secret).map_err(js_err)
 }
@@ -139,7 +151,7 @@ pub fn verify_code(
     let secret = strict_secret(secret)?;
     let now = unix_secs(unix_secs_now)?;
     let last = last_step.map(unix_secs).transpose()?;
-    let window = window.map_or(totp::DEFAULT_WINDOW, u64::from);
+    let window = search_steps(window, totp::DEFAULT_WINDOW)?;
     let verdict = match totp::verify(&secret, token, now, window, last) {
         Ok(step) => Verdict {
             ok: true,
@@ -180,7 +192,7 @@ pub fn find_drift(
 ) -> Result<Option<i32>, JsError> {
     let secret = strict_secret(secret)?;
     let now = unix_secs(unix_secs_now)?;
-    let max = max_steps.map_or(totp::DRIFT_SEARCH_STEPS, u64::from);
+    let max = search_steps(max_steps, totp::DRIFT_SEARCH_STEPS)?;
     Ok(totp::find_drift(&secret, token, now, max).and_then(|d| i32::try_from(d).ok()))
 }
 

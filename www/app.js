@@ -128,8 +128,7 @@ export class TfaEnrollment extends HTMLElement {
     this.attachShadow({ mode: 'open' }).innerHTML = TEMPLATE;
     this.refs = {};
     for (const el of this.shadowRoot.querySelectorAll('[data-ref]')) this.refs[el.dataset.ref] = el;
-    this.config = null; // { secret, otpauth, account, issuer }
-    this.enabled = false;
+    this.config = null; // { secret, account, issuer } while setting up
     this.timer = null;
     this.shadowRoot.addEventListener('click', (e) => this.onClick(e));
     this.refs.form.addEventListener('submit', (e) => { e.preventDefault(); this.confirm(); });
@@ -210,7 +209,6 @@ export class TfaEnrollment extends HTMLElement {
     // Messages sit where the eye is: at the top of the view's own message slot.
     const slot = this.shadowRoot.querySelector(`[data-view="${view}"] [data-slot="messages"]`);
     if (slot && this.refs.messages.parentElement !== slot) slot.append(this.refs.messages);
-    this.view = view;
     this.setAttribute('state', view);
   }
 
@@ -238,14 +236,14 @@ export class TfaEnrollment extends HTMLElement {
   async refresh(message = '') {
     await wasmReady;
     const data = await this.call('get_user_configuration');
-    this.enabled = Number(data.is_enabled) === 1;
+    const enabled = Number(data.is_enabled) === 1;
     const issuer = data.issuer ? ` (issuer “${data.issuer}”)` : '';
-    this.refs.stateText.textContent = this.enabled
+    this.refs.stateText.textContent = enabled
       ? `Two-factor authentication is enabled${issuer}.`
       : 'Two-factor authentication is not set up for your account.';
-    this.refs.stateText.className = `state ${this.enabled ? 'on' : 'off'}`;
-    this.refs.enabledActions.hidden = !this.enabled;
-    this.refs.disabledActions.hidden = this.enabled;
+    this.refs.stateText.className = `state ${enabled ? 'on' : 'off'}`;
+    this.refs.enabledActions.hidden = !enabled;
+    this.refs.disabledActions.hidden = enabled;
     this.refs.removeConfirm.hidden = true;
     this.show('status');
     this.say(message);
@@ -289,9 +287,13 @@ export class TfaEnrollment extends HTMLElement {
     await wasmReady;
     const data = await this.call('generate_user_configuration');
     const parsed = tfa.parseOtpauth(data.otpauth_str);
-    // The server's `secret` and the URI's must agree; the page verifies against the one it sends.
-    const secret = data.secret;
-    this.config = { secret, otpauth: data.otpauth_str, account: parsed.account, issuer: parsed.issuer ?? '' };
+    const { secret } = data;
+    // The QR carries the URI's secret and the page sends `secret`: if they differed, the app's
+    // codes could never be confirmed (cPanel's own doc sample has this mistake).
+    if (typeof secret !== 'string' || parsed.secret !== secret.toUpperCase()) {
+      throw new ApiError('The server returned an otpauth URI whose secret differs from its “secret” field; set-up cannot work. Please report this to your administrator.');
+    }
+    this.config = { secret, account: parsed.account, issuer: parsed.issuer ?? '' };
 
     const svg = tfa.qrSvg(data.otpauth_str).replace(/^<\?xml[^>]*\?>/, '');
     const qr = this.refs.qr;
@@ -346,9 +348,10 @@ export class TfaEnrollment extends HTMLElement {
       // Select the key so that Ctrl+C / Cmd+C works.
       const range = document.createRange();
       range.selectNodeContents(this.refs.key);
-      const sel = this.shadowRoot.getSelection ? this.shadowRoot.getSelection() : window.getSelection();
-      (sel ?? window.getSelection()).removeAllRanges();
-      (sel ?? window.getSelection()).addRange(range);
+      // Chromium selects inside a shadow root through it; Firefox through the window.
+      const sel = this.shadowRoot.getSelection?.() ?? window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
       this.fail(new Error('Your browser did not allow copying. The key is selected: press Ctrl+C (or ⌘C) to copy it, without the spaces if your app refuses them.'));
     }
   }
@@ -369,7 +372,7 @@ export class TfaEnrollment extends HTMLElement {
     }
     if (!verdict.ok) {
       const drift = tfa.findDrift(secret, token, now);
-      if (drift !== undefined && drift !== null && Math.abs(drift) > 1) {
+      if (drift != null && Math.abs(drift) > 1) {
         this.fail(new Error(
           `That code belongs to a different time: your phone’s clock seems to be ${describeDrift(drift)}. `
           + 'Set your phone to automatic (network) time, then enter the new code. Nothing was sent.'));
@@ -396,6 +399,7 @@ export class TfaEnrollment extends HTMLElement {
   }
 
   async remove() {
+    // An empty parameter set still makes it a POST: it changes state.
     await this.call('remove_user_configuration', {});
     await this.refresh('Two-factor authentication was removed.');
     this.focusTitle();

@@ -716,6 +716,34 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
     let text = warning.text().await.unwrap();
     assert!(text.contains("seconds ahead of the server"), "{text}");
     b.screenshot("embed", "clock-warning").await;
+
+    // A server whose otpauth URI and `secret` disagree (as in cPanel's own doc sample) would
+    // make set-up impossible: the page refuses to show that QR and says why.
+    b.shadow("[data-action=cancel-setup]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_state("status").await;
+    b.js("const orig = window.fetch.bind(window); \
+          window.fetch = async (input, init) => { \
+            const res = await orig(input, init); \
+            if (!String(input).includes('generate_user_configuration')) return res; \
+            const j = await res.json(); j.data.secret = 'AAAAAAAAAAAAAAAA'; \
+            return new Response(JSON.stringify(j), { status: res.status, headers: res.headers }); }; \
+          return 1;")
+        .await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_js(
+        &format!("(({ALERT_TEXT_EXPR}) || '').includes('differs')"),
+        "the mismatch refusal",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('tfa-enrollment').getAttribute('state');")
+            .await,
+        json!("status")
+    );
     b.assert_quiet_console().await;
 }
 

@@ -4,7 +4,8 @@
 //!   wasm-bindgen-cli at the versions pinned in wasm-pack.toml, geckodriver, Debian's chromium,
 //!   chromium-driver, firefox-esr and oathtool, binaryen's wasm-opt and axe-core from npm, and the
 //!   webdriver.json root's Chromium needs). Quiet and quick when nothing is missing.
-//! - `build-www`: builds the wasm package into www/pkg.
+//! - `build-www`: builds the wasm package into www/pkg (installing only the build's tools, as
+//!   `serve` and `size` do).
 //! - `serve [ARGS...]`: the main job: set-up, page, then `tfa serve` on 127.0.0.1.
 //! - `test`: every tier: hygiene (fmt, clippy on both targets, the wasm dependency tree),
 //!   unit, API, end to end, and the browser tests in headless Chromium.
@@ -92,7 +93,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         "setup" => Ctx::new().and_then(|c| c.setup()),
-        "build-www" => Ctx::new().and_then(|c| c.setup().and_then(|_| c.build_www())),
+        "build-www" => Ctx::new().and_then(|c| c.setup_build().and_then(|_| c.build_www())),
         "serve" => Ctx::new().and_then(|c| c.serve(rest)),
         "test" => Ctx::new().and_then(|c| c.test()),
         "size" => Ctx::new().and_then(|c| c.size()),
@@ -145,7 +146,17 @@ impl Ctx {
 
     // ---------------------------------------------------------------- setup
 
+    /// Everything: what the page's build needs, then what the tests need.
     fn setup(&self) -> Result {
+        self.setup_build()?;
+        self.ensure_cargo_tool("geckodriver", "geckodriver", GECKODRIVER)?;
+        self.ensure_apt()?;
+        self.ensure_npm("tests", "node_modules/axe-core/axe.min.js")?;
+        self.ensure_webdriver_json()
+    }
+
+    /// What building the page needs (so `serve` installs no browsers).
+    fn setup_build(&self) -> Result {
         self.check_lock_pin()?;
         self.ensure_wasm_target()?;
         self.ensure_cargo_tool("wasm-pack", "wasm-pack", &self.cfg.tools.wasm_pack)?;
@@ -154,33 +165,24 @@ impl Ctx {
             "wasm-bindgen-cli",
             &self.cfg.tools.wasm_bindgen,
         )?;
-        self.ensure_cargo_tool("geckodriver", "geckodriver", GECKODRIVER)?;
-        self.ensure_apt()?;
-        self.ensure_npm()?;
-        self.ensure_webdriver_json()
+        self.ensure_npm("xtask", "node_modules/.bin/wasm-opt")
     }
 
-    /// npm packages, each from its package-lock.json: binaryen's wasm-opt for the build
-    /// (xtask/), axe-core for the end-to-end accessibility check (tests/).
-    fn ensure_npm(&self) -> Result {
-        for (dir, marker) in [
-            ("xtask", "node_modules/.bin/wasm-opt"),
-            ("tests", "node_modules/axe-core/axe.min.js"),
-        ] {
-            if self.root.join(dir).join(marker).exists() {
-                continue;
-            }
-            println!("setup: installing {dir}/package-lock.json from npm");
-            run(self.cmd("npm").args([
-                "ci",
-                "--prefix",
-                dir,
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-            ]))?;
+    /// The npm packages of `dir`/package-lock.json (binaryen's wasm-opt in xtask/, axe-core
+    /// in tests/), unless `marker` shows they are there.
+    fn ensure_npm(&self, dir: &str, marker: &str) -> Result {
+        if self.root.join(dir).join(marker).exists() {
+            return Ok(());
         }
-        Ok(())
+        println!("setup: installing {dir}/package-lock.json from npm");
+        run(self.cmd("npm").args([
+            "ci",
+            "--prefix",
+            dir,
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]))
     }
 
     /// PATH with xtask/node_modules/.bin first, so wasm-pack runs binaryen's current wasm-opt.
@@ -302,18 +304,12 @@ impl Ctx {
     /// Chromium as root needs --no-sandbox and friends; wasm-pack's runner reads them from a
     /// webdriver.json beside the crate's Cargo.toml.
     fn ensure_webdriver_json(&self) -> Result {
-        let args = self
-            .cfg
-            .test
-            .chromium_args
-            .iter()
-            .map(|a| format!("\"{a}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let want = format!(
-            "{{\n  \"goog:chromeOptions\": {{\n    \"binary\": \"{}\",\n    \"args\": [{args}]\n  }}\n}}\n",
-            self.cfg.test.chromium
-        );
+        let want = serde_json::to_string_pretty(&serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": self.cfg.test.chromium,
+                "args": self.cfg.test.chromium_args,
+            }
+        }))? + "\n";
         let path = self.root.join(&self.cfg.build.krate).join("webdriver.json");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
             std::fs::write(&path, want)?;
@@ -349,7 +345,7 @@ impl Ctx {
     fn serve(&self, extra: &[String]) -> Result {
         // `cargo xtask serve -- --listen ...` and `cargo xtask serve --listen ...` alike.
         let extra = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
-        self.setup()?;
+        self.setup_build()?;
         self.build_www()?;
         let www = self.root.join("www");
         let mut c = self.cmd("cargo");
@@ -377,7 +373,7 @@ impl Ctx {
     // ---------------------------------------------------------------- size
 
     fn size(&self) -> Result {
-        self.setup()?;
+        self.setup_build()?;
         self.build_www()?;
         let name = &self.cfg.build.out_name;
         let mut total_gz = 0u64;

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use tfa::core::totp::code_at;
 use tfa::core::Secret;
 use tfa::server::auth::{hash_password, sha256};
 use tfa::server::{router, AppState};
-use tfa::store::{Account, AccountKind, Identity, IdentityKind, Store};
+use tfa::store::{Account, AccountKind, Identity, IdentityKind, Store, StoreError};
 
 const T0: u64 = 1_700_000_010;
 const HOST: &str = "host.example";
@@ -130,6 +131,25 @@ fn account(name: &str, kind: AccountKind, owner: &str, domain: &str) -> Account 
     }
 }
 
+/// Adds an account with this password hash and the API token [`token`] gives its name.
+fn add_with_token(store: &Store, a: &Account, password_hash: &str) {
+    store.add_account(a, password_hash).unwrap();
+    store
+        .add_token(&a.name, &sha256(&token(&a.name)), 0)
+        .unwrap();
+}
+
+/// A file's permission bits.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A JSON file's contents.
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 impl Env {
     /// root; reseller `res`; cPanel users `bob` (owner root) and `carol` (owner res); webmail
     /// `info@bob.example` and team user `alice@bob`. Tokens for the accounts, passwords for all.
@@ -143,12 +163,7 @@ impl Env {
             account("carol", AccountKind::User, "res", "carol.example"),
         ];
         for a in &accounts {
-            store
-                .add_account(a, &hash_password(&password(&a.name)).unwrap())
-                .unwrap();
-            store
-                .add_token(&a.name, &sha256(&token(&a.name)), 0)
-                .unwrap();
+            add_with_token(&store, a, &hash_password(&password(&a.name)).unwrap());
         }
         for (name, kind) in [
             ("info@bob.example", IdentityKind::Webmail),
@@ -674,10 +689,7 @@ async fn fifty_wrong_codes_from_one_address_lock_that_address() {
             "root",
             &format!("u{i}.example"),
         );
-        env.store.add_account(&a, &pw).unwrap();
-        env.store
-            .add_token(&a.name, &sha256(&token(&a.name)), 0)
-            .unwrap();
+        add_with_token(&env.store, &a, &pw);
     }
     let good = code(SECRET, T0);
     let wrong = if good == "111111" { "222222" } else { "111111" };
@@ -1440,18 +1452,22 @@ async fn login_refuses_bad_names_and_empty_fields_without_5xx() {
 
 #[tokio::test]
 async fn store_is_versioned_and_private() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     assert_eq!(
         env.store.schema_version().unwrap(),
         tfa::store::SCHEMA_VERSION
     );
     let dir = env.store.path().parent().unwrap();
-    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700);
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let m = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
-        assert_eq!(m, 0o600);
+    assert_eq!(mode(dir), 0o700);
+    // The database and, while it is open in WAL mode, its -wal and -shm files: all private.
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["tfa.sqlite3", "tfa.sqlite3-shm", "tfa.sqlite3-wal"]);
+    for f in &files {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
     // Reopening applies no migration twice.
     let again = Store::open(dir).unwrap();
@@ -1459,67 +1475,110 @@ async fn store_is_versioned_and_private() {
     assert_eq!(again.accounts().unwrap().len(), 4);
 }
 
+#[test]
+fn store_tightens_wide_files_and_refuses_a_newer_schema() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let path = Store::open(&dir).unwrap().path().to_owned();
+    for p in [&dir, &path] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    Store::open(&dir).unwrap();
+    assert_eq!((mode(&dir), mode(&path)), (0o700, 0o600));
+    // A database written by a later tfa is left alone, not migrated down or over.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let e = Store::open(&dir).unwrap_err();
+    assert!(
+        matches!(e, StoreError::TooNew { found: 99, known } if known == tfa::store::SCHEMA_VERSION),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn cpanel_import_export_round_trip() {
-    use std::os::unix::fs::PermissionsExt;
     use tfa::store::cpanel;
     let env = Env::new();
     let dir = tempfile::tempdir().unwrap();
+    let tfa_file = dir.path().join("tfa_userdata.json");
+    let issuer_file = dir.path().join("issuer_userdata.json");
+    // Spec section 5's layout; cPanel keeps only `secret`, and keeps users it does not know.
     std::fs::write(
-        dir.path().join("tfa_userdata.json"),
-        r#"{"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP","extra":1},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"}}"#,
+        &tfa_file,
+        r#"{"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP","extra":1},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"},"ghost":{"secret":"MZXW6YQ"}}"#,
     )
     .unwrap();
     std::fs::write(
-        dir.path().join("issuer_userdata.json"),
+        &issuer_file,
         r#"{"system_wide_issuer":"My Host","res":"Res Brand"}"#,
     )
     .unwrap();
     let s = cpanel::import(&env.store, dir.path()).unwrap();
-    assert_eq!((s.configs, s.issuers), (3, 2));
+    assert_eq!((s.configs, s.issuers), (4, 2));
+    assert_eq!(s.unknown, ["ghost"]);
     let once = env.snapshot();
     cpanel::import(&env.store, dir.path()).unwrap();
     assert_eq!(env.snapshot(), once, "idempotent");
     let out = tempfile::tempdir().unwrap();
     cpanel::export(&env.store, out.path()).unwrap();
     for f in ["tfa_userdata.json", "issuer_userdata.json"] {
-        let m = std::fs::metadata(out.path().join(f))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(m, 0o600, "{f}");
+        assert_eq!(mode(&out.path().join(f)), 0o600, "{f}");
     }
-    let tfa: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("tfa_userdata.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        tfa,
-        json!({"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP"},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"}})
+        read_json(&out.path().join("tfa_userdata.json")),
+        json!({"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP"},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"},"ghost":{"secret":"MZXW6YQ"}})
     );
-    let issuers: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("issuer_userdata.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        issuers,
+        read_json(&out.path().join("issuer_userdata.json")),
         json!({"system_wide_issuer":"My Host","res":"Res Brand"})
     );
-    // Bad input: nothing is written.
-    for bad in [
-        r#"{"bob":{"secret":"JBSWY3DPEHPK3PX="}}"#,
-        r#"{"bob":{"secret":"NEWSECRETAAAAAAA"}, "../x":{"secret":"JBSWY3DPEHPK3PXP"}}"#,
-        r#"{"bob":"#,
-        r#"[1]"#,
+    // Bad input in either file: nothing is written, not even the good entries of a valid
+    // secrets file (here a new secret for bob and a new user).
+    let good_tfa =
+        r#"{"bob":{"secret":"NEWSECRETAAAAAAA"},"newbie":{"secret":"GEZDGNBVGY3TQOJQ"}}"#;
+    let good_issuers = r#"{"system_wide_issuer":"Other Host"}"#;
+    for (tfa, issuers) in [
+        (r#"{"bob":{"secret":"JBSWY3DPEHPK3PX="}}"#, good_issuers),
+        (
+            r#"{"bob":{"secret":"NEWSECRETAAAAAAA"}, "../x":{"secret":"JBSWY3DPEHPK3PXP"}}"#,
+            good_issuers,
+        ),
+        (
+            r#"{"bob":{"secret":"NEWSECRETAAAAAAA"},"carol":{}}"#,
+            good_issuers,
+        ),
+        (r#"{"bob":"#, good_issuers),
+        (r#"[1]"#, good_issuers),
+        (good_tfa, r#"{"res":"a,b"}"#),
+        (good_tfa, r#"{"res":1}"#),
+        (good_tfa, r#"{"a/b":"Brand"}"#),
+        (good_tfa, r#"{"res":"Res"#),
+        (good_tfa, r#"["My Host"]"#),
     ] {
-        std::fs::write(dir.path().join("tfa_userdata.json"), bad).unwrap();
+        std::fs::write(&tfa_file, tfa).unwrap();
+        std::fs::write(&issuer_file, issuers).unwrap();
         let e = cpanel::import(&env.store, dir.path())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("nothing was imported"), "{e}");
-        assert_eq!(env.snapshot(), once, "{bad}");
+        assert!(e.contains("nothing was imported"), "{tfa} {issuers}: {e}");
+        assert_eq!(env.snapshot(), once, "{tfa} {issuers}");
     }
+    // The same files, both good, do change the store.
+    std::fs::write(&tfa_file, good_tfa).unwrap();
+    std::fs::write(&issuer_file, good_issuers).unwrap();
+    cpanel::import(&env.store, dir.path()).unwrap();
+    assert_eq!(env.secret("bob").as_deref(), Some("NEWSECRETAAAAAAA"));
+    assert_eq!(env.secret("newbie").as_deref(), Some("GEZDGNBVGY3TQOJQ"));
+    assert_eq!(
+        env.store.issuer("system_wide_issuer").unwrap().as_deref(),
+        Some("Other Host")
+    );
+    // No secrets file at all is an error too.
+    std::fs::remove_file(&tfa_file).unwrap();
+    let e = cpanel::import(&env.store, dir.path()).unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
 }
 
 #[tokio::test]

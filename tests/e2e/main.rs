@@ -21,7 +21,6 @@ fn page_server(user: &str, pass: &str) -> (Server, tempfile::TempDir) {
     let server = Server::start(ServerOptions {
         data_dir: Some(data),
         www: Some(www),
-        ..Default::default()
     });
     (server, tmp)
 }

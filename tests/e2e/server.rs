@@ -108,6 +108,13 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `tfa export-cpanel` of `data` into a new temp dir, returned.
+fn export(data: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    tfa_ok(data, &["export-cpanel", out.path().to_str().unwrap()], None);
+    out
+}
+
 fn data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("data");
@@ -293,13 +300,7 @@ fn fifty_concurrent_clients_enroll_distinct_users() {
     let stopped = server.stop();
     assert!(stopped.status.success());
     // Every secret the clients saw is the one stored: nothing lost or mixed up.
-    let out = tempfile::tempdir().unwrap();
-    tfa_ok(
-        &data,
-        &["export-cpanel", out.path().to_str().unwrap()],
-        None,
-    );
-    let stored = read_json(&out.path().join("tfa_userdata.json"));
+    let stored = read_json(&export(&data).path().join("tfa_userdata.json"));
     for (i, secret) in secrets.iter().enumerate() {
         assert_eq!(stored[format!("user{i:02}")]["secret"], secret.as_str());
     }
@@ -325,7 +326,6 @@ fn login_with_a_security_code_then_throttling() {
     let server = Server::start(ServerOptions {
         data_dir: Some(data.clone()),
         www: Some(www.path().to_path_buf()),
-        ..Default::default()
     });
     let http = Http::new();
     let mut secrets = Vec::new();
@@ -608,12 +608,7 @@ fn import_export_round_trip_with_cpanels_layout() {
         &["import-cpanel", src.path().to_str().unwrap()],
         None,
     );
-    let dst = tempfile::tempdir().unwrap();
-    tfa_ok(
-        &data,
-        &["export-cpanel", dst.path().to_str().unwrap()],
-        None,
-    );
+    let dst = export(&data);
     assert_eq!(
         read_json(&dst.path().join("tfa_userdata.json")),
         serde_json::from_str::<Value>(tfa_json).unwrap()
@@ -665,14 +660,8 @@ fn import_export_round_trip_with_cpanels_layout() {
         err.contains("not valid JSON") && err.contains("nothing was imported"),
         "{err}"
     );
-    let again = tempfile::tempdir().unwrap();
-    tfa_ok(
-        &data,
-        &["export-cpanel", again.path().to_str().unwrap()],
-        None,
-    );
     assert_eq!(
-        read_json(&again.path().join("tfa_userdata.json")),
+        read_json(&export(&data).path().join("tfa_userdata.json")),
         serde_json::from_str::<Value>(tfa_json).unwrap()
     );
 }
@@ -779,15 +768,23 @@ fn bad_requests_get_4xx_never_5xx() {
         ("GET", "/no/such/page".into(), None, 404),
         ("GET", "/..%2F..%2Fetc%2Fpasswd".into(), None, 404),
     ];
-    for (method, path, body, want) in cases {
+    for (method, path, body, want) in &cases {
         let r = http.send(
             method,
-            &server.url(&path),
+            &server.url(path),
             &[("Content-Type", "application/x-www-form-urlencoded")],
             body.as_deref(),
         );
-        assert_eq!(r.status, want, "{method} {path}: {}", r.body);
+        assert_eq!(r.status, *want, "{method} {path}: {}", r.body);
     }
     let stopped = server.stop();
+    // The log records every status, so the absence of a 5xx below means something.
+    for (_, _, _, want) in &cases {
+        assert!(
+            stopped.log.contains(&format!("status={want}")),
+            "{}",
+            stopped.log
+        );
+    }
     assert!(!stopped.log.contains("status=5"), "{}", stopped.log);
 }

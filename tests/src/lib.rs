@@ -61,13 +61,19 @@ pub fn tfa_bin() -> PathBuf {
     .clone()
 }
 
-/// Runs `tfa --data DATA --hostname tfa.test ARGS...`, feeding `stdin` if given.
-pub fn tfa(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+/// `tfa --data DATA --hostname tfa.test`, ready for more arguments.
+fn tfa_command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(tfa_bin());
     cmd.arg("--data")
         .arg(data_dir)
-        .args(["--hostname", HOSTNAME])
-        .args(args)
+        .args(["--hostname", HOSTNAME]);
+    cmd
+}
+
+/// Runs `tfa --data DATA --hostname tfa.test ARGS...`, feeding `stdin` if given.
+pub fn tfa(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = tfa_command(data_dir);
+    cmd.args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -141,8 +147,6 @@ pub struct ServerOptions {
     pub data_dir: Option<PathBuf>,
     /// `--www DIR`, the enrollment page.
     pub www: Option<PathBuf>,
-    /// Extra environment (e.g. `RUST_LOG`).
-    pub env: Vec<(String, String)>,
 }
 
 impl ServerOptions {
@@ -150,7 +154,7 @@ impl ServerOptions {
     pub fn with_data_dir(dir: &Path) -> ServerOptions {
         ServerOptions {
             data_dir: Some(dir.to_path_buf()),
-            ..Default::default()
+            www: None,
         }
     }
 }
@@ -159,12 +163,11 @@ impl ServerOptions {
 pub struct Server {
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
-    pub addr: SocketAddr,
     pub data_dir: PathBuf,
     /// stderr (the tracing log).
-    pub log_path: PathBuf,
+    log_path: PathBuf,
     /// stdout (the banner, and on a fresh store the seeded passwords).
-    pub stdout_path: PathBuf,
+    stdout_path: PathBuf,
     child: Option<Child>,
     _files: tempfile::TempDir,
     _data: Option<tempfile::TempDir>,
@@ -191,23 +194,17 @@ impl Server {
         };
         let log_path = files.path().join("server.log");
         let stdout_path = files.path().join("server.out");
-        let mut cmd = Command::new(tfa_bin());
-        cmd.arg("--data")
-            .arg(&data_dir)
-            .args(["--hostname", HOSTNAME, "serve", "--listen", "127.0.0.1:0"])
+        let mut cmd = tfa_command(&data_dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
             .stderr(std::fs::File::create(&log_path).expect("log file"));
         if let Some(www) = &opts.www {
             cmd.arg("--www").arg(www);
         }
-        for (k, v) in &opts.env {
-            cmd.env(k, v);
-        }
         let child = cmd.spawn().expect("spawn tfa serve");
         let mut server = Server {
             base_url: String::new(),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             log_path,
             stdout_path,
@@ -227,9 +224,9 @@ impl Server {
                 .lines()
                 .find_map(|l| l.strip_prefix("Listening on http://"))
             {
-                self.addr = rest.trim().parse().expect("a socket address in the banner");
-                self.base_url = format!("http://{}", self.addr);
-                if TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok() {
+                let addr: SocketAddr = rest.trim().parse().expect("a socket address in the banner");
+                if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                    self.base_url = format!("http://{addr}");
                     return;
                 }
             }

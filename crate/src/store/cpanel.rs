@@ -35,9 +35,9 @@ pub struct ImportSummary {
 /// Reads `dir/tfa_userdata.json` (required) and `dir/issuer_userdata.json` (optional), checks
 /// every entry, and upserts them all in one transaction.
 pub fn import(store: &Store, dir: &Path) -> Result<ImportSummary, StoreError> {
-    let tfa_value = read_json(&dir.join(TFA_FILE))?.ok_or_else(|| {
-        StoreError::Invalid(format!("{} does not exist.", dir.join(TFA_FILE).display()))
-    })?;
+    let tfa_path = dir.join(TFA_FILE);
+    let tfa_value = read_json(&tfa_path)?
+        .ok_or_else(|| StoreError::Invalid(format!("{} does not exist.", tfa_path.display())))?;
     let issuer_value = read_json(&dir.join(ISSUER_FILE))?.unwrap_or(Value::Object(Map::new()));
     let tfa = parse_tfa(&tfa_value)?;
     let issuers = parse_issuers(&issuer_value)?;
@@ -97,43 +97,50 @@ fn read_json(path: &Path) -> Result<Option<Value>, StoreError> {
     })
 }
 
+/// `{"<2fa user>":{"secret":"…"}}`: every secret must pass the API's validator; any other key
+/// of an entry is dropped, as cPanel does.
 fn parse_tfa(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
-    let bad =
-        |why: String| StoreError::Invalid(format!("{TFA_FILE}: {why}; nothing was imported."));
-    let map = value
-        .as_object()
-        .ok_or_else(|| bad("the top level must be an object".to_owned()))?;
-    let mut out = Vec::with_capacity(map.len());
-    for (user, entry) in map {
-        check_name(user)
-            .map_err(|why| bad(format!("the user “{}”: {why}", user.escape_debug())))?;
+    parse_object(TFA_FILE, "user", value, |user, entry| {
         let secret = entry
             .get("secret")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad(format!("the entry for “{user}” has no “secret” string")))?;
-        Secret::parse(secret)
-            .map_err(|e| bad(format!("the secret for “{user}” is invalid: {e}")))?;
-        out.push((user.clone(), secret.to_owned()));
-    }
-    Ok(out)
+            .ok_or_else(|| format!("the entry for “{user}” has no “secret” string"))?;
+        let secret = Secret::parse(secret)
+            .map_err(|e| format!("the secret for “{user}” is invalid: {e}"))?;
+        Ok(Some(secret.expose().to_owned()))
+    })
 }
 
+/// `{"system_wide_issuer":"…","<reseller>":"…"}`, normalised as `twofactorauth_set_issuer`
+/// does; an empty issuer is skipped.
 fn parse_issuers(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
-    let bad =
-        |why: String| StoreError::Invalid(format!("{ISSUER_FILE}: {why}; nothing was imported."));
+    parse_object(ISSUER_FILE, "key", value, |key, issuer| {
+        let text = issuer
+            .as_str()
+            .ok_or_else(|| format!("the issuer for “{key}” is not a string"))?;
+        normalize_issuer(text).map_err(|e| format!("the issuer for “{key}”: {e}"))
+    })
+}
+
+/// Reads one of cPanel's files: a top-level object whose keys (each a `what`) pass
+/// [`check_name`] and whose entries `read` turns into the stored text (`None` skips one). Any
+/// refusal names `file` and says that nothing was imported.
+fn parse_object(
+    file: &str,
+    what: &str,
+    value: &Value,
+    read: impl Fn(&str, &Value) -> Result<Option<String>, String>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let bad = |why: String| StoreError::Invalid(format!("{file}: {why}; nothing was imported."));
     let map = value
         .as_object()
         .ok_or_else(|| bad("the top level must be an object".to_owned()))?;
     let mut out = Vec::with_capacity(map.len());
-    for (key, issuer) in map {
-        check_name(key).map_err(|why| bad(format!("the key “{}”: {why}", key.escape_debug())))?;
-        let text = issuer
-            .as_str()
-            .ok_or_else(|| bad(format!("the issuer for “{key}” is not a string")))?;
-        match normalize_issuer(text) {
-            Ok(Some(issuer)) => out.push((key.clone(), issuer)),
-            Ok(None) => {}
-            Err(e) => return Err(bad(format!("the issuer for “{key}”: {e}"))),
+    for (key, entry) in map {
+        check_name(key)
+            .map_err(|why| bad(format!("the {what} “{}”: {why}", key.escape_debug())))?;
+        if let Some(text) = read(key, entry).map_err(bad)? {
+            out.push((key.clone(), text));
         }
     }
     Ok(out)

@@ -108,12 +108,22 @@ impl Principal {
 }
 
 /// A stored session: the cpsess number in the URL and the account it is for. The cookie value
-/// itself is never stored, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// itself is never stored, only its hash. `Debug` leaves the cpsess out, as the logs do.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     pub cpsess: String,
     pub principal: String,
     pub expires: u64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("cpsess", &"<redacted>")
+            .field("principal", &self.principal)
+            .field("expires", &self.expires)
+            .finish()
+    }
 }
 
 /// What happened to a 2FA enrollment write.

@@ -4,13 +4,13 @@
 //! One connection behind a mutex: every method blocks, so async code calls them from
 //! `spawn_blocking`. Multi-row changes run in one transaction. Nothing here logs.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::types::FromSql;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
     prepare_data_dir, Account, AccountKind, AuditEvent, Identity, IdentityKind, Principal, Session,
@@ -120,15 +120,24 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         prepare_data_dir(dir)?;
         let path = dir.join(DB_FILE);
-        let conn = Connection::open(&path)?;
+        // A new database file is private from its first byte, and SQLite gives the -wal and
+        // -shm files it creates the database file's mode.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|error| StoreError::Io {
+                path: path.clone(),
+                error,
+            })?;
+        let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut conn = conn;
         migrate(&mut conn)?;
-        // Force the -wal and -shm files into being so their modes can be set now.
-        conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+        // Files left by an older tfa or copied in may be wider: tighten them.
         for suffix in ["", "-wal", "-shm"] {
             let file = PathBuf::from(format!("{}{suffix}", path.display()));
             if file.exists() {
@@ -157,9 +166,8 @@ impl Store {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()?
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        let conn = self.conn()?;
+        user_version(&conn)
     }
 
     // ----- accounts and identities -----
@@ -174,8 +182,10 @@ impl Store {
 
     /// Adds an account. Refuses a duplicate name or domain, or an unknown owner.
     pub fn add_account(&self, account: &Account, password_hash: &str) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        if name_taken(&conn, &account.name)? {
+        let mut conn = self.conn()?;
+        // Immediate: the checks and the insert see one state even with another process writing.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if name_taken(&tx, &account.name)? {
             return Err(StoreError::Invalid(format!(
                 "An account named “{}” already exists.",
                 account.name
@@ -183,7 +193,7 @@ impl Store {
         }
         if !account.domain.is_empty()
             && exists(
-                &conn,
+                &tx,
                 "SELECT 1 FROM accounts WHERE domain = ?1",
                 &account.domain,
             )?
@@ -194,18 +204,19 @@ impl Store {
             )));
         }
         if account.kind != AccountKind::Root {
-            let owner_kind = account_kind(&conn, &account.owner)?;
-            if !matches!(owner_kind.as_deref(), Some("root" | "reseller")) {
+            let owner_kind = account_kind(&tx, &account.owner)?;
+            if !matches!(owner_kind, Some(AccountKind::Root | AccountKind::Reseller)) {
                 return Err(StoreError::Invalid(format!(
                     "The owner “{}” is neither root nor a reseller.",
                     account.owner
                 )));
             }
         }
-        conn.execute(
+        tx.execute(
             "INSERT INTO accounts (name, kind, owner, domain, password_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![account.name, account.kind.as_str(), account.owner, account.domain, password_hash],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -226,7 +237,7 @@ impl Store {
         let mut stmt =
             conn.prepare("SELECT name, kind, owner, domain FROM accounts ORDER BY name")?;
         let rows = stmt.query_map([], row_account)?;
-        collect_checked(rows)
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The account whose primary domain is `domain`.
@@ -243,21 +254,22 @@ impl Store {
     /// Adds a webmail address or team user. The account must be a cPanel account (user or
     /// reseller) and the name must not exist yet.
     pub fn add_identity(&self, identity: &Identity, password_hash: &str) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        if name_taken(&conn, &identity.name)? {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if name_taken(&tx, &identity.name)? {
             return Err(StoreError::Invalid(format!(
                 "“{}” already exists.",
                 identity.name
             )));
         }
-        let kind = account_kind(&conn, &identity.account)?;
-        if !matches!(kind.as_deref(), Some("user" | "reseller")) {
+        let kind = account_kind(&tx, &identity.account)?;
+        if !matches!(kind, Some(AccountKind::User | AccountKind::Reseller)) {
             return Err(StoreError::Invalid(format!(
                 "“{}” is not a cPanel account.",
                 identity.account
             )));
         }
-        conn.execute(
+        tx.execute(
             "INSERT INTO identities (name, kind, account, password_hash) VALUES (?1, ?2, ?3, ?4)",
             params![
                 identity.name,
@@ -266,6 +278,7 @@ impl Store {
                 password_hash
             ],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -287,7 +300,7 @@ impl Store {
             "SELECT name, kind, account FROM identities WHERE account = ?1 ORDER BY name",
         )?;
         let rows = stmt.query_map([account], row_identity)?;
-        collect_checked(rows)
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// An account or identity by login name.
@@ -301,15 +314,12 @@ impl Store {
     /// The stored argon2 hash of a login's password.
     pub fn password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
         let conn = self.conn()?;
-        let hash = conn
-            .query_row(
-                "SELECT password_hash FROM accounts WHERE name = ?1
-                 UNION ALL SELECT password_hash FROM identities WHERE name = ?1 LIMIT 1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(hash)
+        one_value(
+            &conn,
+            "SELECT password_hash FROM accounts WHERE name = ?1
+             UNION ALL SELECT password_hash FROM identities WHERE name = ?1 LIMIT 1",
+            name,
+        )
     }
 
     /// Replaces the password hash of an account or identity.
@@ -615,7 +625,7 @@ impl Store {
 
     // ----- cPanel import -----
 
-    /// Upserts 2FA configs and issuer entries (`None` clears) in one transaction.
+    /// Upserts 2FA configs and issuer entries in one transaction: all of them or none.
     pub fn import(
         &self,
         tfa: &[(String, String)],
@@ -634,16 +644,19 @@ impl Store {
     }
 }
 
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = user_version(conn)?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             found: version,
             known: SCHEMA_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
-        let target = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
+    for (target, sql) in (1..=SCHEMA_VERSION).zip(MIGRATIONS) {
         if target <= version {
             continue;
         }
@@ -712,8 +725,8 @@ fn name_taken(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     )
 }
 
-/// The stored kind of an account (`root`, `reseller`, `user`), if it exists.
-fn account_kind(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
+/// The kind of an account, if it exists.
+fn account_kind(conn: &Connection, name: &str) -> Result<Option<AccountKind>, StoreError> {
     one_value(conn, "SELECT kind FROM accounts WHERE name = ?1", name)
 }
 
@@ -729,25 +742,14 @@ fn string_pairs(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>, S
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The one row `sql` finds for `key`, read by a checking row reader.
+/// The one row `sql` finds for `key`, read by `read`.
 fn one_row<T>(
     conn: &Connection,
     sql: &str,
     key: &str,
-    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Result<T, StoreError>>,
+    read: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Option<T>, StoreError> {
-    conn.query_row(sql, [key], read).optional()?.transpose()
-}
-
-/// Every row of a query read by a checking row reader.
-fn collect_checked<T>(
-    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
-) -> Result<Vec<T>, StoreError> {
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row??);
-    }
-    Ok(out)
+    Ok(conn.query_row(sql, [key], read).optional()?)
 }
 
 /// Stores `secret` for `username`, replacing any previous one.
@@ -781,34 +783,47 @@ fn live_lock(conn: &Connection, key: &str, now: u64) -> Result<Option<i64>, Stor
         .optional()?)
 }
 
-fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Account, StoreError>> {
-    let kind: String = r.get(1)?;
-    let name: String = r.get(0)?;
-    let owner: String = r.get(2)?;
-    let domain: String = r.get(3)?;
-    Ok(match AccountKind::parse(&kind) {
-        Some(kind) => Ok(Account {
-            name,
-            kind,
-            owner,
-            domain,
-        }),
-        None => Err(StoreError::Corrupt(format!("account kind “{kind}”"))),
+fn row_account(r: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        name: r.get(0)?,
+        kind: r.get(1)?,
+        owner: r.get(2)?,
+        domain: r.get(3)?,
     })
 }
 
-fn row_identity(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Identity, StoreError>> {
-    let name: String = r.get(0)?;
-    let kind: String = r.get(1)?;
-    let account: String = r.get(2)?;
-    Ok(match IdentityKind::parse(&kind) {
-        Some(kind) => Ok(Identity {
-            name,
-            kind,
-            account,
-        }),
-        None => Err(StoreError::Corrupt(format!("identity kind “{kind}”"))),
+fn row_identity(r: &Row<'_>) -> rusqlite::Result<Identity> {
+    Ok(Identity {
+        name: r.get(0)?,
+        kind: r.get(1)?,
+        account: r.get(2)?,
     })
+}
+
+/// Reads a `kind` column through `parse`; text it does not know is [`StoreError::Corrupt`].
+fn kind_from_sql<T>(
+    value: ValueRef<'_>,
+    what: &str,
+    parse: fn(&str) -> Option<T>,
+) -> FromSqlResult<T> {
+    let text = value.as_str()?;
+    parse(text).ok_or_else(|| {
+        FromSqlError::Other(Box::new(StoreError::Corrupt(format!(
+            "{what} kind “{text}”"
+        ))))
+    })
+}
+
+impl FromSql for AccountKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        kind_from_sql(value, "account", AccountKind::parse)
+    }
+}
+
+impl FromSql for IdentityKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        kind_from_sql(value, "identity", IdentityKind::parse)
+    }
 }
 
 /// Unix seconds fit an i64 until the year 292 billion; saturate rather than wrap.

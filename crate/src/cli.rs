@@ -306,14 +306,10 @@ fn resolve_hostname(store: &Store, given: Option<&str>, remember: bool) -> Resul
     })
 }
 
+/// A made-up password: 12 random bytes as 16 URL-safe characters.
 fn random_password() -> Result<String, ApiError> {
-    Ok(data_encoding_password(&server::random_bytes::<12>()?))
-}
-
-/// 12 random bytes as 16 URL-safe characters.
-fn data_encoding_password(bytes: &[u8; 12]) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(server::random_bytes::<12>()?))
 }
 
 /// A password for a login, read from stdin or made up, with its hash.
@@ -491,7 +487,6 @@ fn token_create(store: &Store, name: &str) -> Result<(), String> {
         ));
     }
     let token = new_token().map_err(|e| e.reason())?;
-    #[allow(clippy::disallowed_methods)] // creation time for the record, outside the pure core
     let now = server::system_clock();
     store
         .add_token(name, &sha256(&token), now)
@@ -573,7 +568,7 @@ async fn whmapi1(state: AppState, args: WhmArgs) -> ExitCode {
     let json = match &args.json_body {
         None => None,
         Some(path) => match read_body(path) {
-            Ok(b) => Some(b),
+            Ok(b) => Some(b.into()),
             Err(e) => return fail(&e),
         },
     };
@@ -605,7 +600,7 @@ async fn whmapi1(state: AppState, args: WhmArgs) -> ExitCode {
         }
     }
     let ok = result.is_ok();
-    let envelope = whm_envelope(&args.function, &result);
+    let envelope = whm_envelope(&args.function, result);
     let text = match args.output {
         WhmOutput::Yaml => to_yaml(&envelope),
         WhmOutput::Json => format!("{envelope}\n"),
@@ -668,7 +663,6 @@ async fn serve(store: Store, hostname: &str, args: ServeArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(&format!("cannot read the bound address: {e}")),
     };
-    let state = AppState::new(store, hostname, www.clone());
     println!("Listening on http://{addr}");
     println!("Log in at http://{addr}/login (root or demo), then enroll on the page it opens.");
     println!("API: curl -u demo:PASSWORD http://{addr}/execute/TwoFactorAuth/generate_user_configuration");
@@ -678,6 +672,7 @@ async fn serve(store: Store, hostname: &str, args: ServeArgs) -> ExitCode {
             tracing::info!(%addr, hostname, "tfa serving (no --www: the enrollment page is not served)")
         }
     }
+    let state = AppState::new(store, hostname, www);
     match server::run(listener, state, server::shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{Api, ApiError};
 use super::{ops, random_bytes, AppState};
-use crate::store::{check_name, AccountKind, Principal};
+use crate::store::{check_name, AccountKind, Principal, Session, Store, StoreError};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cpsession";
@@ -96,10 +96,12 @@ pub fn new_token() -> Result<String, ApiError> {
 /// A new session: the cookie value and its `cpsess` number.
 pub fn new_session_ids() -> Result<(String, String), ApiError> {
     let cookie = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
-    let digits = random_bytes::<10>()?;
-    let cpsess: String = std::iter::once("cpsess".to_owned())
-        .chain(digits.iter().map(|b| (b % 10).to_string()))
-        .collect();
+    let mut cpsess = String::from("cpsess");
+    cpsess.extend(
+        random_bytes::<10>()?
+            .iter()
+            .map(|b| char::from(b'0' + b % 10)),
+    );
     Ok((cookie, cpsess))
 }
 
@@ -148,24 +150,16 @@ pub async fn authenticate(
             _ => Err(ApiError::AccessDenied),
         };
     }
-    let Some(cookie) = session_cookie(headers) else {
-        return Err(ApiError::AccessDenied);
-    };
-    let hash = sha256(&cookie);
-    let now = state.now();
-    let session = state
-        .db(move |store| store.session(&hash, now))
-        .await?
-        .ok_or(ApiError::AccessDenied)?;
-    let matches = cpsess.is_some_and(|c| bool::from(c.as_bytes().ct_eq(session.cpsess.as_bytes())));
-    if !matches {
+    // The session and its principal in one trip to the store.
+    let found = cookie_session(state, headers, |store, session| {
+        Ok((session.cpsess, store.principal(&session.principal)?))
+    })
+    .await?;
+    let (session_cpsess, principal) = found.ok_or(ApiError::AccessDenied)?;
+    if !cpsess.is_some_and(|c| same_cpsess(c, &session_cpsess)) {
         return Err(ApiError::TokenDenied);
     }
-    let name = session.principal.clone();
-    let principal = state
-        .db(move |store| store.principal(&name))
-        .await?
-        .ok_or(ApiError::AccessDenied)?;
+    let principal = principal.ok_or(ApiError::AccessDenied)?;
     Ok(Caller { principal })
 }
 
@@ -175,13 +169,34 @@ pub async fn session_for_page(
     headers: &HeaderMap,
     cpsess: &str,
 ) -> Result<bool, ApiError> {
+    let found = cookie_session(state, headers, |_, session| Ok(session.cpsess)).await?;
+    Ok(found.is_some_and(|s| same_cpsess(cpsess, &s)))
+}
+
+/// The live session of the request's cookie, if any, passed through `then` in the same store
+/// call.
+async fn cookie_session<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    then: impl FnOnce(&Store, Session) -> Result<T, StoreError> + Send + 'static,
+) -> Result<Option<T>, ApiError> {
     let Some(cookie) = session_cookie(headers) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let hash = sha256(&cookie);
-    let now = state.now();
-    let session = state.db(move |store| store.session(&hash, now)).await?;
-    Ok(session.is_some_and(|s| bool::from(s.cpsess.as_bytes().ct_eq(cpsess.as_bytes()))))
+    let (hash, now) = (sha256(&cookie), state.now());
+    state
+        .db(move |store| {
+            store
+                .session(&hash, now)?
+                .map(|s| then(store, s))
+                .transpose()
+        })
+        .await
+}
+
+/// Compares a path's `cpsess` with a session's, in constant time.
+fn same_cpsess(given: &str, stored: &str) -> bool {
+    given.as_bytes().ct_eq(stored.as_bytes()).into()
 }
 
 /// The value of the session cookie, if sent.

@@ -90,11 +90,11 @@ impl ApiError {
             ApiError::Method { allowed } => format!("This function only accepts {allowed} requests."),
             ApiError::BodyTooLarge => "The request body is larger than 64 KiB.".to_owned(),
             ApiError::MediaType(why) | ApiError::BadRequest(why) | ApiError::Failed(why) => why.clone(),
-            ApiError::Locked { secs } => format!(
-                "Too many invalid security codes. Try again in {} minute{}.",
-                secs.div_ceil(60).max(1),
-                if secs.div_ceil(60) > 1 { "s" } else { "" }
-            ),
+            ApiError::Locked { secs } => {
+                let minutes = secs.div_ceil(60).max(1);
+                let s = if minutes > 1 { "s" } else { "" };
+                format!("Too many invalid security codes. Try again in {minutes} minute{s}.")
+            }
             ApiError::InvalidCode { .. } => "The security code is invalid.".to_owned(),
             ApiError::NoCode => "No security code specified.".to_owned(),
             ApiError::MissingOrInvalid(param) => format!("Missing or Invalid: “{param}”"),
@@ -132,7 +132,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// The "Failed to …" prefix each UAPI function puts before its reason (spec section 3).
-pub fn uapi_prefix(function: &str) -> Option<&'static str> {
+fn uapi_prefix(function: &str) -> Option<&'static str> {
     Some(match function {
         "generate_user_configuration" => {
             "Failed to generate two-factor authentication configuration"
@@ -188,10 +188,10 @@ pub fn uapi_wrapped(module: &str, function: &str, flat: Value) -> Value {
 }
 
 /// The WHM API 1 envelope. `data` is left out when the function returns nothing.
-pub fn whm_envelope(command: &str, result: &Result<Option<Value>, ApiError>) -> Value {
+pub fn whm_envelope(command: &str, result: Result<Option<Value>, ApiError>) -> Value {
     let mut out = Map::new();
     let (ok, reason, data) = match result {
-        Ok(data) => (1, "OK".to_owned(), data.clone()),
+        Ok(data) => (1, "OK".to_owned(), data),
         Err(e) => (0, e.reason(), None),
     };
     if let Some(data) = data {

@@ -11,21 +11,7 @@ use serde_json::Value;
 /// `[]` for empty collections, and quotes only where a plain scalar would be misread.
 pub fn to_yaml(value: &Value) -> String {
     let mut out = String::from("---");
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push('\n');
-            yaml_map(&mut out, map, 0);
-        }
-        Value::Array(items) if !items.is_empty() => {
-            out.push('\n');
-            yaml_seq(&mut out, items, 0);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&yaml_scalar(other));
-            out.push('\n');
-        }
-    }
+    yaml_child(&mut out, value, 0);
     out
 }
 
@@ -40,7 +26,7 @@ fn yaml_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize
         indent(out, level);
         out.push_str(&yaml_string(key));
         out.push(':');
-        yaml_child(out, value, level);
+        yaml_child(out, value, level + 1);
     }
 }
 
@@ -48,20 +34,21 @@ fn yaml_seq(out: &mut String, items: &[Value], level: usize) {
     for value in items {
         indent(out, level);
         out.push('-');
-        yaml_child(out, value, level);
+        yaml_child(out, value, level + 1);
     }
 }
 
-/// Writes what follows `key:` or `-`: a scalar on the same line, or a nested block.
+/// Writes what follows `---`, `key:` or `-`: a scalar on the same line, or a block nested
+/// at `level`.
 fn yaml_child(out: &mut String, value: &Value, level: usize) {
     match value {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
-            yaml_map(out, m, level + 1);
+            yaml_map(out, m, level);
         }
         Value::Array(a) if !a.is_empty() => {
             out.push('\n');
-            yaml_seq(out, a, level + 1);
+            yaml_seq(out, a, level);
         }
         other => {
             out.push(' ');

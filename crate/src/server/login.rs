@@ -12,7 +12,7 @@ use super::auth::{
     check_password, new_session_ids, session_cookie, sha256, SESSION_COOKIE, SESSION_SECS,
 };
 use super::error::ApiError;
-use super::{client_ip, no_store, ops, read_input, AppState};
+use super::{client_ip, failure_status, no_store, ops, read_input, AppState};
 use crate::store::Session;
 
 /// `GET /login`.
@@ -45,11 +45,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         Err(e) => {
             let status = match e {
                 ApiError::InvalidCode { .. } | ApiError::NoCode => StatusCode::UNAUTHORIZED,
-                ref other => other.status(),
+                ref other => failure_status(other),
             };
-            if let ApiError::Internal(detail) = &e {
-                tracing::error!(%detail, "login failed");
-            }
             let mut lines = vec![match &e {
                 ApiError::Unauthorized(why) => why.clone(),
                 other => other.reason(),
@@ -61,7 +58,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn login(state: &AppState, ip: &str, req: Request) -> Result<Response, ApiError> {
-    let input = read_input(req).await?;
+    let (parts, body) = req.into_parts();
+    let input = read_input(&parts, body).await?;
     let p = &input.params;
     let (user, pass) = (p.get("user").unwrap_or(""), p.get("pass").unwrap_or(""));
     let invalid = || ApiError::Unauthorized("The login is invalid.".to_owned());
@@ -69,8 +67,9 @@ async fn login(state: &AppState, ip: &str, req: Request) -> Result<Response, Api
         return Err(invalid());
     }
     let Some(principal) = check_password(state, user, pass).await? else {
+        // The name failed to log in, so it may be anything: keep the audit log one line a row.
         let (name, ip, now) = (
-            user.chars().take(64).collect::<String>(),
+            user.escape_debug().take(64).collect::<String>(),
             ip.to_owned(),
             state.now(),
         );

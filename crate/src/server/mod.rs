@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -108,12 +109,12 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::page).post(login::submit))
         .route("/login/", get(login::page).post(login::submit))
         .route("/logout", get(login::logout))
-        .route("/execute/{module}/{function}", any(uapi::plain))
-        .route("/{cpsess}/execute/{module}/{function}", any(uapi::session))
-        .route("/json-api/{function}", any(whm::json_plain))
-        .route("/xml-api/{function}", any(whm::xml_plain))
-        .route("/{cpsess}/json-api/{function}", any(whm::json_session))
-        .route("/{cpsess}/xml-api/{function}", any(whm::xml_session))
+        .route("/execute/{module}/{function}", any(uapi::execute))
+        .route("/{cpsess}/execute/{module}/{function}", any(uapi::execute))
+        .route("/json-api/{function}", any(whm::json))
+        .route("/xml-api/{function}", any(whm::xml))
+        .route("/{cpsess}/json-api/{function}", any(whm::json))
+        .route("/{cpsess}/xml-api/{function}", any(whm::xml))
         .fallback(static_files)
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -231,7 +232,7 @@ async fn static_files(State(state): State<AppState>, req: Request) -> Response {
         match auth::session_for_page(&state, req.headers(), &cpsess).await {
             Ok(true) => {}
             Ok(false) => return Redirect::to("/login").into_response(),
-            Err(e) => return (e.status(), e.reason()).into_response(),
+            Err(e) => return e.into_response(),
         }
         let rest = path.get(1 + cpsess.len()..).unwrap_or("");
         if rest.is_empty() {
@@ -290,13 +291,13 @@ async fn api_request(
     ip: &str,
     check: impl FnOnce(&Input) -> Result<(), ApiError>,
 ) -> Result<(auth::Caller, Input), ApiError> {
-    let headers = req.headers().clone();
     if cpsess.is_some_and(|c| !is_cpsess(c)) {
         return Err(ApiError::TokenDenied);
     }
-    let input = read_input(req).await?;
+    let (parts, body) = req.into_parts();
+    let input = read_input(&parts, body).await?;
     check(&input)?;
-    let caller = auth::authenticate(state, &headers, cpsess, api, ip).await?;
+    let caller = auth::authenticate(state, &parts.headers, cpsess, api, ip).await?;
     Ok((caller, input))
 }
 
@@ -304,41 +305,26 @@ async fn api_request(
 /// becomes `foo=a, foo-0=b, foo-1=c` (spec section 1.6).
 #[derive(Debug, Clone, Default)]
 pub struct Params {
-    raw: Vec<(String, String)>,
     pairs: Vec<(String, String)>,
 }
 
 impl Params {
-    /// Builds from raw pairs, applying the renaming.
+    /// Builds from raw pairs (all of a request's, in order), applying the renaming.
     pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(raw: I) -> Params {
-        let raw: Vec<(String, String)> = raw.into_iter().collect();
-        let mut seen: std::collections::HashMap<&str, usize> = Default::default();
-        let mut pairs = Vec::with_capacity(raw.len());
-        for (key, value) in &raw {
-            let n = seen.entry(key.as_str()).or_insert(0);
-            let name = if *n == 0 {
-                key.clone()
-            } else {
-                format!("{key}-{}", *n - 1)
-            };
-            *n += 1;
-            pairs.push((name, value.clone()));
-        }
-        Params { raw, pairs }
-    }
-
-    /// Parses `application/x-www-form-urlencoded` text.
-    pub fn parse(query: &str) -> Params {
-        Params::from_pairs(
-            form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
-        )
-    }
-
-    /// Appends more raw pairs (e.g. a form body after the query), continuing the renaming.
-    pub fn extend(self, more: Params) -> Params {
-        let mut raw = self.raw;
-        raw.extend(more.raw);
-        Params::from_pairs(raw)
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        let pairs = raw
+            .into_iter()
+            .map(|(key, value)| {
+                let n = seen.entry(key.clone()).or_insert(0);
+                let name = match *n {
+                    0 => key,
+                    k => format!("{key}-{}", k - 1),
+                };
+                *n += 1;
+                (name, value)
+            })
+            .collect();
+        Params { pairs }
     }
 
     /// The first value of `name`.
@@ -355,15 +341,22 @@ impl Params {
     }
 }
 
+/// The raw pairs of `application/x-www-form-urlencoded` text.
+fn form_pairs(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
 /// What an API request carried besides its path: parameters and, for JSON bodies, the raw body.
 pub struct Input {
     pub params: Params,
-    pub json: Option<Vec<u8>>,
+    pub json: Option<axum::body::Bytes>,
 }
 
-/// Reads the query string and, for POST, the form or JSON body (at most [`BODY_LIMIT`]).
-/// The text fields of a `multipart/form-data` body, in order, as form parameters.
-async fn multipart_params(content_type: &str, body: axum::body::Bytes) -> Result<Params, ApiError> {
+/// The text fields of a `multipart/form-data` body, in order, as raw pairs.
+async fn multipart_pairs(
+    content_type: &str,
+    body: axum::body::Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
     let bad = |what: &str| ApiError::BadRequest(format!("The multipart body {what}."));
     let boundary = multer::parse_boundary(content_type).map_err(|_| bad("has no boundary"))?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
@@ -376,59 +369,56 @@ async fn multipart_params(content_type: &str, body: axum::body::Bytes) -> Result
     {
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field.bytes().await.map_err(|_| bad("is malformed"))?;
-        let value = String::from_utf8(bytes.to_vec()).map_err(|_| bad("is not UTF-8 text"))?;
+        let value = String::from_utf8(bytes.into()).map_err(|_| bad("is not UTF-8 text"))?;
         pairs.push((name, value));
     }
-    Ok(Params::from_pairs(pairs))
+    Ok(pairs)
 }
 
-pub async fn read_input(req: Request) -> Result<Input, ApiError> {
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let method = req.method().clone();
+/// Reads the query string and, for POST, the form or JSON body (at most [`BODY_LIMIT`]).
+pub async fn read_input(parts: &Parts, body: Body) -> Result<Input, ApiError> {
+    let method = &parts.method;
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
         return Err(ApiError::Method {
             allowed: "GET and POST",
         });
     }
-    let full_content_type = req
-        .headers()
+    let full_content_type = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .unwrap_or("");
     let content_type = full_content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let body = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+    let body = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|_| ApiError::BodyTooLarge)?;
-    let params = Params::parse(&query);
+    let query = form_pairs(parts.uri.query().unwrap_or(""));
     if method != Method::POST || body.is_empty() {
-        return Ok(Input { params, json: None });
+        return Ok(Input {
+            params: Params::from_pairs(query),
+            json: None,
+        });
     }
-    match content_type.as_str() {
+    let (more, json) = match content_type.as_str() {
         "application/x-www-form-urlencoded" | "" => {
             let text = std::str::from_utf8(&body)
                 .map_err(|_| ApiError::BadRequest("The form body is not valid UTF-8.".to_owned()))?;
-            Ok(Input {
-                params: params.extend(Params::parse(text)),
-                json: None,
-            })
+            (form_pairs(text).collect(), None)
         }
-        "application/json" => Ok(Input {
-            params,
-            json: Some(body.to_vec()),
-        }),
+        "application/json" => (Vec::new(), Some(body)),
         // cPanel's form parser takes multipart bodies too (spec section 1.1).
-        "multipart/form-data" => Ok(Input {
-            params: params.extend(multipart_params(&full_content_type, body).await?),
-            json: None,
-        }),
-        other => Err(ApiError::MediaType(format!(
+        "multipart/form-data" => (multipart_pairs(full_content_type, body).await?, None),
+        other => return Err(ApiError::MediaType(format!(
             "The content type “{other}” is not supported; send application/x-www-form-urlencoded or multipart/form-data (or application/json where a function takes JSON)."
         ))),
-    }
+    };
+    Ok(Input {
+        params: Params::from_pairs(query.chain(more)),
+        json,
+    })
 }

@@ -6,7 +6,7 @@
 
 use crate::core::totp::{self, DEFAULT_WINDOW, DRIFT_SEARCH_STEPS, STEP_SECS};
 use crate::core::{build_uri, Error as CoreError, Rejection, Secret, Token};
-use crate::store::{Account, AccountKind, Limit, Principal, StepOutcome};
+use crate::store::{AccountKind, Limit, Principal, StepOutcome, Store, StoreError};
 
 use super::error::ApiError;
 use super::{random_bytes, AppState};
@@ -40,20 +40,6 @@ pub enum CodeUse {
     Header,
 }
 
-/// The cPanel account behind a principal: itself, or the account of a webmail/team user.
-pub async fn account_of(state: &AppState, principal: &Principal) -> Result<Account, ApiError> {
-    match principal {
-        Principal::Account(a) => Ok(a.clone()),
-        Principal::Identity(i) => {
-            let name = i.account.clone();
-            state
-                .db(move |s| s.account(&name))
-                .await?
-                .ok_or_else(|| ApiError::Internal("an identity without its account".to_owned()))
-        }
-    }
-}
-
 /// `system_wide_issuer`, or the hostname when root has not set one.
 pub async fn system_wide_issuer(state: &AppState) -> Result<String, ApiError> {
     Ok(state
@@ -63,15 +49,22 @@ pub async fn system_wide_issuer(state: &AppState) -> Result<String, ApiError> {
 }
 
 /// The issuer for a principal's otpauth URL (spec section 2): a reseller's own entry, then
-/// the owner's entry, then `system_wide_issuer`, then the hostname.
+/// the owner's entry, then `system_wide_issuer`, then the hostname. One trip to the store.
 pub async fn resolve_issuer(state: &AppState, principal: &Principal) -> Result<String, ApiError> {
-    let account = account_of(state, principal).await?;
-    let own = (account.kind == AccountKind::Reseller).then(|| account.name.clone());
-    let owner = (account.kind != AccountKind::Root && account.owner != "root")
-        .then(|| account.owner.clone());
+    let principal = principal.clone();
     let found = state
         .db(move |s| {
-            for key in own.iter().chain(owner.iter()) {
+            // The cPanel account behind the principal: itself, or a webmail/team user's account.
+            let account = match principal {
+                Principal::Account(a) => a,
+                Principal::Identity(i) => s.account(&i.account)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("the identity “{}” has no account", i.name))
+                })?,
+            };
+            let own = (account.kind == AccountKind::Reseller).then_some(account.name.as_str());
+            let owner = (account.kind != AccountKind::Root && account.owner != "root")
+                .then_some(account.owner.as_str());
+            for key in [own, owner, Some(SYSTEM_ISSUER)].into_iter().flatten() {
                 if let Some(issuer) = s.issuer(key)? {
                     return Ok(Some(issuer));
                 }
@@ -79,10 +72,7 @@ pub async fn resolve_issuer(state: &AppState, principal: &Principal) -> Result<S
             Ok(None)
         })
         .await?;
-    match found {
-        Some(issuer) => Ok(issuer),
-        None => system_wide_issuer(state).await,
-    }
+    Ok(found.unwrap_or_else(|| state.hostname.to_string()))
 }
 
 /// A new random 16-character secret and its otpauth URL for `principal`. Stores nothing.
@@ -99,7 +89,22 @@ pub async fn generate(
 
 /// Is the two-factor security policy on?
 pub async fn policy_on(state: &AppState) -> Result<bool, ApiError> {
-    Ok(state.db(|s| s.setting(POLICY_KEY)).await?.as_deref() == Some("1"))
+    state.db(policy_is_on).await
+}
+
+fn policy_is_on(store: &Store) -> Result<bool, StoreError> {
+    Ok(store.setting(POLICY_KEY)?.as_deref() == Some("1"))
+}
+
+/// A code that is not six digits: `No security code specified.` when empty, else invalid
+/// with the core's reason as a hint. Not counted as a failure.
+fn malformed(e: CoreError) -> ApiError {
+    match e {
+        CoreError::TokenEmpty => ApiError::NoCode,
+        e => ApiError::InvalidCode {
+            hints: vec![e.to_string()],
+        },
+    }
 }
 
 /// Checks a code against `secret` for `identity`: refuses malformed codes (not counted),
@@ -113,15 +118,8 @@ pub async fn check_code(
     code: &str,
     how: CodeUse,
 ) -> Result<u64, ApiError> {
-    match Token::parse(code) {
-        Ok(_) => {}
-        Err(CoreError::TokenEmpty) => return Err(ApiError::NoCode),
-        Err(e) => {
-            return Err(ApiError::InvalidCode {
-                hints: vec![e.to_string()],
-            })
-        }
-    }
+    // Refused before the store is asked, so a malformed code neither counts nor waits on a lock.
+    Token::parse(code).map_err(malformed)?;
     let now = state.now();
     let (id_key, ip_key, name) = (
         format!("user:{identity}"),
@@ -159,9 +157,7 @@ pub async fn check_code(
             let hints = drift_hint(secret, code, now).into_iter().collect();
             Err(ApiError::InvalidCode { hints })
         }
-        Err(Rejection::Malformed(e)) => Err(ApiError::InvalidCode {
-            hints: vec![e.to_string()],
-        }),
+        Err(Rejection::Malformed(e)) => Err(malformed(e)),
     }
 }
 
@@ -209,11 +205,17 @@ pub async fn second_factor(
     ip: &str,
     how: CodeUse,
 ) -> Result<(), ApiError> {
-    if !policy_on(state).await? {
-        return Ok(());
-    }
     let name = identity.to_owned();
-    let Some(text) = state.db(move |s| s.tfa_secret(&name)).await? else {
+    let stored = state
+        .db(move |s| {
+            if policy_is_on(s)? {
+                s.tfa_secret(&name)
+            } else {
+                Ok(None)
+            }
+        })
+        .await?;
+    let Some(text) = stored else {
         return Ok(());
     };
     let secret = Secret::parse(&text).map_err(|_| {
@@ -240,7 +242,6 @@ pub async fn enroll(
     code: Option<&str>,
 ) -> Result<(), ApiError> {
     let secret = secret
-        .filter(|s| !s.is_empty())
         .and_then(|s| Secret::parse(s).ok())
         .ok_or(ApiError::MissingOrInvalid("secret"))?;
     let step = match check_code(

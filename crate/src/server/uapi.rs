@@ -5,8 +5,10 @@
 //! webmail address or `team@cpuser`. This module never logs parameters.
 
 use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -25,31 +27,26 @@ pub const FUNCTIONS: &[&str] = &[
     "get_team_user_configuration",
 ];
 
-/// `/execute/{module}/{function}` with header credentials.
-pub async fn plain(
-    State(state): State<AppState>,
-    Path((module, function)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    handle(state, None, module, function, req).await
-}
-
-/// `/{cpsess}/execute/{module}/{function}` with a session.
-pub async fn session(
-    State(state): State<AppState>,
-    Path((cpsess, module, function)): Path<(String, String, String)>,
-    req: Request,
-) -> Response {
-    handle(state, Some(cpsess), module, function, req).await
-}
-
-async fn handle(
-    state: AppState,
+/// The path of a UAPI call; `cpsess` only under `/cpsessNNNNNNNNNN/`.
+#[derive(Deserialize)]
+pub struct UapiPath {
     cpsess: Option<String>,
     module: String,
     function: String,
+}
+
+/// `/execute/{module}/{function}` (header credentials) and
+/// `/{cpsess}/execute/{module}/{function}` (a session).
+pub async fn execute(
+    State(state): State<AppState>,
+    Path(path): Path<UapiPath>,
     req: Request,
 ) -> Response {
+    let UapiPath {
+        cpsess,
+        module,
+        function,
+    } = path;
     let ip = client_ip(&req);
     let result = async {
         let (caller, input) =
@@ -58,7 +55,7 @@ async fn handle(
     }
     .await;
     let (status, body) = match result {
-        Ok((data, warnings)) => (axum::http::StatusCode::OK, uapi_success(data, warnings)),
+        Ok((data, warnings)) => (StatusCode::OK, uapi_success(data, warnings)),
         Err(e) => (failure_status(&e), uapi_failure(&function, &e)),
     };
     no_store((status, Json(body)).into_response())

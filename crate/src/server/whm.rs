@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
@@ -36,49 +37,25 @@ pub const FUNCTIONS: &[&str] = &[
 const ISSUER_RULE: &str = "Failed to set issuer: The “issuer” parameter must be less than or equal to 32 characters in length. It can only use spaces and the following characters: a-z, A-Z, 0-9, ., _, -";
 const INVALID_DATA: &str = "Invalid data detected in input arguments.";
 
-/// `/json-api/{function}`.
-pub async fn json_plain(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    req: Request,
-) -> Response {
-    handle(s, None, function, false, req).await
-}
-
-/// `/xml-api/{function}`.
-pub async fn xml_plain(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    req: Request,
-) -> Response {
-    handle(s, None, function, true, req).await
-}
-
-/// `/{cpsess}/json-api/{function}`.
-pub async fn json_session(
-    State(s): State<AppState>,
-    Path((cpsess, function)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    handle(s, Some(cpsess), function, false, req).await
-}
-
-/// `/{cpsess}/xml-api/{function}`.
-pub async fn xml_session(
-    State(s): State<AppState>,
-    Path((cpsess, function)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    handle(s, Some(cpsess), function, true, req).await
-}
-
-async fn handle(
-    state: AppState,
+/// The path of a WHM API 1 call; `cpsess` only under `/cpsessNNNNNNNNNN/`.
+#[derive(Deserialize)]
+pub struct WhmPath {
     cpsess: Option<String>,
     function: String,
-    xml: bool,
-    req: Request,
-) -> Response {
+}
+
+/// `/json-api/{function}` and `/{cpsess}/json-api/{function}`.
+pub async fn json(State(s): State<AppState>, Path(path): Path<WhmPath>, req: Request) -> Response {
+    handle(s, path, false, req).await
+}
+
+/// `/xml-api/{function}` and `/{cpsess}/xml-api/{function}`.
+pub async fn xml(State(s): State<AppState>, Path(path): Path<WhmPath>, req: Request) -> Response {
+    handle(s, path, true, req).await
+}
+
+async fn handle(state: AppState, path: WhmPath, xml: bool, req: Request) -> Response {
+    let WhmPath { cpsess, function } = path;
     let ip = client_ip(&req);
     let method = req.method().clone();
     let result = async {
@@ -95,7 +72,7 @@ async fn handle(
         Ok(_) => StatusCode::OK,
         Err(e) => failure_status(e),
     };
-    let envelope = whm_envelope(&function, &result);
+    let envelope = whm_envelope(&function, result);
     let resp = if xml {
         (
             status,
@@ -131,13 +108,15 @@ pub async fn call(
     method: &Method,
     input: &Input,
 ) -> Result<Option<Value>, ApiError> {
+    let unknown = || ApiError::UnknownFunction {
+        module: "WHM API 1".to_owned(),
+        function: function.to_owned(),
+    };
+    // An unknown function is reported before the caller's rights.
     if !FUNCTIONS.contains(&function) {
-        return Err(ApiError::UnknownFunction {
-            module: "WHM API 1".to_owned(),
-            function: function.to_owned(),
-        });
+        return Err(unknown());
     }
-    let me = whm_user(caller)?.clone();
+    let me = whm_user(caller)?;
     let p = &input.params;
     match function {
         "twofactorauth_generate_tfa_config" => {
@@ -148,8 +127,8 @@ pub async fn call(
             ops::enroll(state, &me.name, ip, p.get("secret"), p.get("tfa_token")).await?;
             Ok(Some(json!({"success": 1})))
         }
-        "twofactorauth_get_user_configs" => get_user_configs(state, &me, p.get("user")).await,
-        "twofactorauth_remove_user_config" => remove_user_config(state, &me, ip, input).await,
+        "twofactorauth_get_user_configs" => get_user_configs(state, me, p.get("user")).await,
+        "twofactorauth_remove_user_config" => remove_user_config(state, me, ip, input).await,
         "twofactorauth_get_issuer" => {
             let issuer = ops::resolve_issuer(state, &caller.principal).await?;
             let system = ops::system_wide_issuer(state).await?;
@@ -157,40 +136,43 @@ pub async fn call(
                 json!({"issuer": issuer, "system_wide_issuer": system}),
             ))
         }
-        "twofactorauth_set_issuer" => set_issuer(state, &me, p.get("issuer")).await,
-        "twofactorauth_enable_policy" => set_policy(state, &me, ip, true).await,
-        "twofactorauth_disable_policy" => set_policy(state, &me, ip, false).await,
+        "twofactorauth_set_issuer" => set_issuer(state, me, p.get("issuer")).await,
+        "twofactorauth_enable_policy" => set_policy(state, me, ip, true).await,
+        "twofactorauth_disable_policy" => set_policy(state, me, ip, false).await,
         "twofactorauth_policy_status" => {
             let on = ops::policy_on(state).await?;
             Ok(Some(json!({"is_enabled": i32::from(on)})))
         }
         "twofactorauth_get_tfa_config_for_user" => {
-            get_tfa_config_for_user(state, &me, ip, p.get("user")).await
+            get_tfa_config_for_user(state, me, ip, p.get("user")).await
         }
-        _ => {
+        "twofactorauth_set_tfa_config_for_user" => {
             if method != Method::POST {
                 return Err(ApiError::Method { allowed: "POST" });
             }
-            set_tfa_config_for_user(state, &me, ip, input.json.as_deref()).await
+            set_tfa_config_for_user(state, me, ip, input.json.as_deref()).await
         }
+        _ => Err(unknown()),
     }
 }
 
 /// The account-access check of WHM: `Ok(account)` if `me` may act on `target`, else the
-/// detail for "You are not authorized to modify …".
-async fn access(state: &AppState, me: &Account, target: &str) -> Result<Account, String> {
+/// detail for "You are not authorized to modify …". A store failure is the outer error.
+async fn access(
+    state: &AppState,
+    me: &Account,
+    target: &str,
+) -> Result<Result<Account, String>, ApiError> {
     let name = target.to_owned();
-    let found = state
-        .db(move |s| s.account(&name))
-        .await
-        .map_err(|e| e.reason())?;
-    let no_access = || format!("You do not have access to an account named “{target}”.");
-    match (me.kind, found) {
+    let found = state.db(move |s| s.account(&name)).await?;
+    Ok(match (me.kind, found) {
         (AccountKind::Root, Some(a)) => Ok(a),
         (AccountKind::Root, None) => Err(format!("The user “{target}” does not exist.")),
         (_, Some(a)) if a.name == me.name || a.owner == me.name => Ok(a),
-        _ => Err(no_access()),
-    }
+        _ => Err(format!(
+            "You do not have access to an account named “{target}”."
+        )),
+    })
 }
 
 fn check_user_param(user: &str) -> Result<(), ApiError> {
@@ -205,7 +187,7 @@ async fn get_user_configs(
     let accounts: Vec<Account> = match user.filter(|u| !u.is_empty()) {
         Some(user) => {
             check_user_param(user)?;
-            match access(state, me, user).await {
+            match access(state, me, user).await? {
                 Ok(a) => vec![a],
                 Err(_) => {
                     return Err(ApiError::Failed(format!(
@@ -223,23 +205,25 @@ async fn get_user_configs(
                 .collect()
         }
     };
-    let configured: BTreeSet<String> = state
-        .db(|s| s.all_tfa())
-        .await?
-        .into_iter()
-        .map(|(u, _)| u)
-        .collect();
+    // Only the listed accounts' configs are looked up (no other secret is read).
+    let rows = state
+        .db(move |s| {
+            accounts
+                .into_iter()
+                .map(|a| Ok((s.tfa_secret(&a.name)?.is_some(), a)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
     let mut data = Map::new();
-    for a in accounts {
+    for (enabled, a) in rows {
         let domain = if a.kind == AccountKind::Root {
             state.hostname.to_string()
         } else {
-            a.domain.clone()
+            a.domain
         };
-        let enabled = i32::from(configured.contains(&a.name));
         data.insert(
             a.name,
-            json!({"is_enabled": enabled, "primary_domain": domain}),
+            json!({"is_enabled": i32::from(enabled), "primary_domain": domain}),
         );
     }
     Ok(Some(Value::Object(data)))
@@ -277,7 +261,7 @@ async fn remove_user_config(
     let mut failed = Map::new();
     let mut modified = Vec::new();
     for user in users {
-        match access(state, me, &user).await {
+        match access(state, me, &user).await? {
             Ok(_) => {
                 ops::remove(state, &user, &me.name, ip).await?;
                 modified.push(Value::String(user));
@@ -365,16 +349,15 @@ async fn account_for_secrets(
     me: &Account,
     user: &str,
 ) -> Result<Account, ApiError> {
-    let invalid = || ApiError::Failed(format!("Invalid user: {user}"));
     if check_name(user).is_err() {
         return Err(ApiError::BadRequest(format!(
             "Invalid user: {}",
             user.escape_debug()
         )));
     }
-    match access(state, me, user).await {
+    match access(state, me, user).await? {
         Ok(a) if a.kind != AccountKind::Root => Ok(a),
-        _ => Err(invalid()),
+        _ => Err(ApiError::Failed(format!("Invalid user: {user}"))),
     }
 }
 
@@ -446,12 +429,8 @@ fn invalid_detail(detail: String) -> ApiError {
 fn entry_secret(entry: &Value, what: &str) -> Result<String, ApiError> {
     let obj = entry
         .as_object()
+        .filter(|o| o.keys().all(|k| k == "secret"))
         .ok_or_else(|| invalid_detail(format!("‘secret’ is the only valid key for ‘{what}’")))?;
-    if obj.keys().any(|k| k != "secret") {
-        return Err(invalid_detail(format!(
-            "‘secret’ is the only valid key for ‘{what}’"
-        )));
-    }
     let secret = obj
         .get("secret")
         .and_then(Value::as_str)
@@ -480,11 +459,11 @@ async fn set_tfa_config_for_user(
             e.column()
         ))
     })?;
-    let top = value
+    let Some((user, config)) = value
         .as_object()
         .filter(|m| m.len() == 1)
-        .ok_or_else(|| ApiError::Failed(INVALID_DATA.to_owned()))?;
-    let Some((user, config)) = top.iter().next() else {
+        .and_then(|m| m.iter().next())
+    else {
         return Err(ApiError::Failed(INVALID_DATA.to_owned()));
     };
     let account = account_for_secrets(state, me, user).await?;

@@ -98,7 +98,7 @@ async fn login(state: &AppState, ip: &str, req: Request) -> Result<Response, Api
     let (hash, ip) = (sha256(&cookie), ip.to_owned());
     state
         .db(move |s| {
-            s.add_session(&hash, &session)?;
+            s.add_session(&hash, &session, now)?;
             s.audit(now, "login", &session.principal, &ip, "session started")
         })
         .await?;

@@ -487,26 +487,34 @@ impl Store {
     }
 
     /// Stores a session under the hash of its cookie.
-    pub fn add_session(&self, cookie_hash: &[u8], session: &Session) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO sessions (cookie_hash, cpsess, principal, expires) VALUES (?1, ?2, ?3, ?4)",
-            params![cookie_hash, session.cpsess, session.principal, to_i64(session.expires)],
-        )?;
-        Ok(())
-    }
-
-    /// The live session with this cookie hash, if any; expired ones are deleted.
-    pub fn session(&self, cookie_hash: &[u8], now: u64) -> Result<Option<Session>, StoreError> {
-        let conn = self.conn()?;
-        conn.execute(
+    pub fn add_session(
+        &self,
+        cookie_hash: &[u8],
+        session: &Session,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Expired sessions are pruned here, at login, not on every authenticated request.
+        tx.execute(
             "DELETE FROM sessions WHERE expires <= ?1",
             params![to_i64(now)],
         )?;
+        tx.execute(
+            "INSERT INTO sessions (cookie_hash, cpsess, principal, expires) VALUES (?1, ?2, ?3, ?4)",
+            params![cookie_hash, session.cpsess, session.principal, to_i64(session.expires)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The live session with this cookie hash, if any (an expired one is as good as none).
+    pub fn session(&self, cookie_hash: &[u8], now: u64) -> Result<Option<Session>, StoreError> {
+        let conn = self.conn()?;
         let row: Option<(String, String, i64)> = conn
             .query_row(
-                "SELECT cpsess, principal, expires FROM sessions WHERE cookie_hash = ?1",
-                [cookie_hash],
+                "SELECT cpsess, principal, expires FROM sessions WHERE cookie_hash = ?1 AND expires > ?2",
+                params![cookie_hash, to_i64(now)],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;

@@ -1,9 +1,11 @@
-//! The pure core: TOTP/HOTP maths, cPanel secrets, `otpauth://` URIs, issuer rules and QR SVG.
+//! The pure core: TOTP/HOTP maths, cPanel secrets, `otpauth://` URIs, issuer rules, QR SVG and
+//! the clock-drift sentence.
 //!
 //! Nothing in here may read a clock, draw randomness or touch I/O: time comes in as unix seconds
 //! and randomness as bytes, so every function is deterministic and the same tests run natively
 //! and in the browser.
 
+pub mod drift;
 mod error;
 pub mod issuer;
 pub mod otpauth;
@@ -13,6 +15,7 @@ pub mod totp;
 #[doc(hidden)]
 pub mod vectors;
 
+pub use drift::drift_sentence;
 pub use error::Error;
 pub use issuer::normalize_issuer;
 pub use otpauth::{build_uri, OtpAuth};

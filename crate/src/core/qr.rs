@@ -1,5 +1,6 @@
 //! QR codes as SVG text, for the otpauth URI: ECC level M, a 4-module quiet zone, dark on white,
-//! drawn with crisp edges at 8 px per module (the page may scale it, never below 6).
+//! drawn with crisp edges at 8 px per module; the page shows it at 7, never below 6 (the
+//! constants below, which the wasm module hands to the page).
 
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
@@ -8,6 +9,12 @@ use super::Error;
 
 /// Pixels per module in the SVG's intrinsic size.
 pub const MODULE_PX: u32 = 8;
+/// Pixels per module the page shows the QR at: large enough for phone cameras at arm's length,
+/// small enough that the QR and the code field fit on a 1280×720 screen together.
+pub const DISPLAY_MODULE_PX: u32 = 7;
+/// The page never shrinks the QR below this many pixels per module: smaller modules blur into
+/// each other on the camera and scanning starts to fail.
+pub const MIN_DISPLAY_MODULE_PX: u32 = 6;
 
 /// Renders `text` as a QR code in SVG.
 pub fn qr_svg(text: &str) -> Result<String, Error> {

@@ -16,6 +16,9 @@ pub const STEP_SECS: u64 = 30;
 pub const DIGITS: u32 = 6;
 /// cPanel's verification window: one step either side of now.
 pub const DEFAULT_WINDOW: u64 = 1;
+/// How far two clocks may disagree before codes start to fail: the window's reach on one side.
+/// The page warns when the browser's clock and the server's `Date` differ by more than this.
+pub const CLOCK_TOLERANCE_SECS: u64 = STEP_SECS * DEFAULT_WINDOW;
 /// How far the drift search looks either side of now, in steps (±10 minutes).
 pub const DRIFT_SEARCH_STEPS: u64 = 20;
 /// The widest window or drift search a caller may ask for (±1 hour): each step costs an HMAC.

@@ -196,6 +196,53 @@ pub fn find_drift(
     Ok(totp::find_drift(&secret, token, now, max).and_then(|d| i32::try_from(d).ok()))
 }
 
+/// The sentence that says how far and which way the device's clock is off, for a step offset
+/// from [`find_drift`] (positive: the code is for a later time). The server says the same.
+#[wasm_bindgen(js_name = driftSentence)]
+pub fn drift_sentence(offset_steps: i32) -> String {
+    core::drift_sentence(i64::from(offset_steps))
+}
+
+// The core's facts the page needs, so no number is written twice. Functions, because
+// wasm-bindgen exports no constants.
+
+/// The TOTP step in seconds (the countdown's length).
+#[wasm_bindgen(js_name = stepSecs)]
+pub fn step_secs() -> u32 {
+    // 30 fits; a failed conversion cannot happen and would still not panic.
+    u32::try_from(totp::STEP_SECS).unwrap_or(u32::MAX)
+}
+
+/// The verification window in steps either side of now: a drift within it is no drift.
+#[wasm_bindgen(js_name = windowSteps)]
+pub fn window_steps() -> u32 {
+    u32::try_from(totp::DEFAULT_WINDOW).unwrap_or(u32::MAX)
+}
+
+/// How many seconds the browser's and the server's clocks may differ before the page warns.
+#[wasm_bindgen(js_name = clockToleranceSecs)]
+pub fn clock_tolerance_secs() -> u32 {
+    u32::try_from(totp::CLOCK_TOLERANCE_SECS).unwrap_or(u32::MAX)
+}
+
+/// Pixels per module in the SVG from [`qr_svg`]: its width divided by this is its module count.
+#[wasm_bindgen(js_name = qrSvgModulePx)]
+pub fn qr_svg_module_px() -> u32 {
+    core::qr::MODULE_PX
+}
+
+/// Pixels per module the page shows the QR at.
+#[wasm_bindgen(js_name = qrModulePx)]
+pub fn qr_module_px() -> u32 {
+    core::qr::DISPLAY_MODULE_PX
+}
+
+/// The fewest pixels per module the page may shrink the QR to.
+#[wasm_bindgen(js_name = qrMinModulePx)]
+pub fn qr_min_module_px() -> u32 {
+    core::qr::MIN_DISPLAY_MODULE_PX
+}
+
 /// Removes spaces and hyphens from a typed or pasted code ("123 456" becomes "123456").
 #[wasm_bindgen(js_name = cleanToken)]
 pub fn clean_token(typed: &str) -> String {

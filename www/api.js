@@ -1,0 +1,70 @@
+// The UAPI client: where the API is, one call, and cPanel's envelope. No DOM beyond reading an
+// element's attribute, no wasm: the element decides what to show.
+//
+// The same calls work in a real cPanel theme and against the tfa server, with the session
+// cookie (credentials: 'same-origin'); there is no token handling here on purpose.
+
+const MODULE = 'TwoFactorAuth';
+// cPanel puts the session in the path: /cpsessNNNNNNNNNN/... (ten digits).
+const CPSESS = /^(.*?\/cpsess\d{10}\/)/;
+
+/** A refusal to show as it is: the server's own errors, or why the server could not answer. */
+export class ApiError extends Error {
+  constructor(message, warnings = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.warnings = warnings;
+  }
+}
+
+/** The UAPI base (the URL prefix before `execute/`), from an attribute or the page's location. */
+export function apiBaseFor(element, location = window.location) {
+  const explicit = element.getAttribute('api-base') ?? element.dataset.apiBase;
+  if (explicit) return explicit.endsWith('/') ? explicit : `${explicit}/`;
+  const m = CPSESS.exec(location.pathname);
+  return m ? m[1] : '/';
+}
+
+/**
+ * How many seconds the browser's clock is ahead of the server's (negative: behind), from an
+ * HTTP `Date` header, or null without a usable one. The header has whole seconds, so rounding.
+ */
+export function clockSkewSecs(dateHeader, now = Date.now()) {
+  const server = Date.parse(dateHeader ?? '');
+  return Number.isNaN(server) ? null : Math.round((now - server) / 1000);
+}
+
+/**
+ * Calls UAPI `TwoFactorAuth::<func>` under `base` and returns its `data`, or throws an ApiError
+ * with the server's errors verbatim. Parameters make it a POST (it changes state); without
+ * them it is a GET. `onDate` receives every answer's `Date` header, even a failed one's.
+ */
+export async function callUapi(base, func, params = null, onDate = () => {}) {
+  const url = `${base}execute/${MODULE}/${func}`;
+  const init = params
+    ? { method: 'POST', body: new URLSearchParams(params), credentials: 'same-origin' }
+    : { method: 'GET', credentials: 'same-origin' };
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(`The server could not be reached (${e.message}).`);
+  }
+  onDate(res.headers.get('Date'));
+  const text = await res.text();
+  let body = null;
+  try { body = JSON.parse(text); } catch { /* not JSON: reported below */ }
+  if (!body || typeof body !== 'object') {
+    // A proxy's error page or a login form: show its start rather than "invalid JSON".
+    const detail = text.trim().slice(0, 200) || res.statusText;
+    throw new ApiError(`The server answered ${res.status}: ${detail}`);
+  }
+  // cPanel's flat /execute/ envelope; also accept the wrapped CLI form.
+  const result = body.result && typeof body.result === 'object' ? body.result : body;
+  if (result.status !== 1) {
+    const errors = Array.isArray(result.errors) && result.errors.length
+      ? result.errors : [`The server answered ${res.status} without a reason.`];
+    throw new ApiError(errors.join('\n'), Array.isArray(result.warnings) ? result.warnings : []);
+  }
+  return result.data ?? {};
+}

@@ -1,0 +1,34 @@
+//! cPanel's response envelopes, byte for byte as the spec (`cpanel-2fa-api.md`) shows them, to
+//! compare whole response bodies against.
+
+use serde_json::{json, Value};
+
+/// The UAPI error of a refused `set_user_configuration` code.
+pub const INVALID_SET: &str = "Failed to set user configuration: The security code is invalid.";
+
+/// A successful UAPI envelope around `data`.
+pub fn uapi_ok(data: Value) -> String {
+    format!(
+        r#"{{"data":{data},"errors":null,"messages":null,"metadata":{{}},"status":1,"warnings":null}}"#
+    )
+}
+
+/// A failed UAPI envelope with this one error.
+pub fn uapi_err(message: &str) -> String {
+    json!({"data":null,"errors":[message],"messages":null,"metadata":{},"status":0,"warnings":null})
+        .to_string()
+}
+
+/// A WHM API 1 envelope with metadata only (a failure, or a success without data).
+pub fn whm_meta(command: &str, reason: &str, result: u8) -> String {
+    format!(
+        r#"{{"metadata":{{"command":"{command}","reason":"{reason}","result":{result},"version":1}}}}"#
+    )
+}
+
+/// A successful WHM API 1 envelope around `data`.
+pub fn whm_ok(command: &str, data: Value) -> String {
+    format!(
+        r#"{{"data":{data},"metadata":{{"command":"{command}","reason":"OK","result":1,"version":1}}}}"#
+    )
+}

@@ -1,8 +1,12 @@
-//! The one end-to-end test binary: the real `tfa serve` process (server.rs) and the enrollment
-//! page driven in headless Chromium (browser.rs).
+//! The one end-to-end test binary: the real `tfa serve` process (server.rs, login.rs, over the
+//! client in http.rs), its command line (cli.rs), and the enrollment page driven in headless
+//! Chromium (browser.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod browser;
+mod cli;
+mod http;
+mod login;
 mod server;
 
 use serde_json::Value;

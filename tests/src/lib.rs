@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end test binary (`tests/e2e`): build and locate the `tfa`
 //! binary, run its CLI against a data directory, and run `tfa serve` on a free loopback port
-//! with its output captured to files, stopping it with SIGTERM.
+//! with its output captured to files, stopping it with SIGTERM. What the API tier needs too
+//! (codes, Basic auth, replies, envelopes, file checks) is in `tfa-testkit`, not here.
 //!
 //! The browser tests reuse [`Server`]: `Server::start(ServerOptions { www: Some(dir), .. })`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
@@ -126,6 +127,22 @@ pub fn set_password(data_dir: &Path, name: &str, password: &str) {
 pub fn create_token(data_dir: &Path, name: &str) -> String {
     let out = tfa_ok(data_dir, &["token", "create", name], None);
     out.lines().last().expect("a token line").trim().to_owned()
+}
+
+/// A fresh temporary directory and, inside it, the path of a data directory not yet created
+/// (the CLI and the server create it 0700). Keep the first alive as long as the second is used.
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temp dir");
+    let d = t.path().join("data");
+    (t, d)
+}
+
+/// `tfa export-cpanel` of `data_dir` into a new temp dir, returned.
+pub fn export(data_dir: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("temp dir for the export");
+    let path = out.path().to_str().expect("a UTF-8 temp path");
+    tfa_ok(data_dir, &["export-cpanel", path], None);
+    out
 }
 
 /// The hostname every helper passes, so outputs are predictable.

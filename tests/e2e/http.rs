@@ -1,0 +1,55 @@
+//! A blocking HTTP client for the server tests: no redirects followed, every status read as
+//! an answer (not an error), and the reply as a [`tfa_testkit::Reply`].
+
+use std::time::Duration;
+
+use tfa_testkit::Reply;
+
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+impl Http {
+    pub fn new() -> Http {
+        Http {
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = self.agent.request(method, url);
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        let result = match body {
+            Some(b) => req.send_string(b),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request to {url} failed: {e}"),
+        };
+        let status = resp.status();
+        let headers: Vec<(String, String)> = resp
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_owned())))
+            .collect();
+        let body = resp.into_string().unwrap_or_default();
+        Reply::new(status, headers, body)
+    }
+
+    pub fn get(&self, url: &str, auth: &str) -> Reply {
+        self.send("GET", url, &[("Authorization", auth)], None)
+    }
+}

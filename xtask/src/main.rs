@@ -10,10 +10,12 @@
 //! - `test`: every tier: hygiene (fmt, clippy on both targets, the wasm dependency tree),
 //!   unit, API, end to end, and the browser tests in headless Chromium.
 //! - `size`: the release page's wasm and JS glue, raw and gzipped (a benchmark).
+//! - `bench [NAME]`: timed comparisons against a baseline (see bench.rs); never part of `test`.
 //!
 //! One module per job: setup.rs (installs), build.rs (page, serve, size), test.rs (the tiers
-//! and their tally). This file only dispatches and holds [`Ctx`].
+//! and their tally), bench.rs (benchmarks). This file only dispatches and holds [`Ctx`].
 
+mod bench;
 mod build;
 mod setup;
 mod test;
@@ -69,10 +71,12 @@ struct SizeCfg {
     budget_gzip_bytes: u64,
 }
 
-const USAGE: &str = "usage: cargo xtask <setup|build-www|serve [tfa serve args]|test|size>\n\
+const USAGE: &str =
+    "usage: cargo xtask <setup|build-www|serve [tfa serve args]|test|size|bench [NAME]>\n\
     \n  serve   build the page and run the tfa server on 127.0.0.1\
     \n  test    run every test tier (installs what is missing first)\
-    \n  size    the release wasm + JS glue, raw and gzipped";
+    \n  size    the release wasm + JS glue, raw and gzipped\
+    \n  bench   benchmarks against a baseline (all, or one of: ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -86,8 +90,9 @@ fn main() -> ExitCode {
         "serve" => Ctx::new().and_then(|c| c.serve(rest)),
         "test" => Ctx::new().and_then(|c| c.test()),
         "size" => Ctx::new().and_then(|c| c.size()),
+        "bench" => Ctx::new().and_then(|c| c.bench(rest)),
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}{})", bench::names().join(", "));
             return if cmd == "help" {
                 ExitCode::SUCCESS
             } else {

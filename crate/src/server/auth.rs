@@ -2,9 +2,14 @@
 //! password (plus `X-CPANEL-OTP` when the policy demands it), and browser sessions (an HttpOnly
 //! cookie plus the matching `cpsess` token in the path).
 //!
+//! Two phases, so that a token or session call is one store trip: [`credentials`] reads the
+//! headers before the trip (and, for Basic auth, checks the password: argon2 runs on the
+//! blocking pool, never inside a trip); [`resolve`] runs inside the request's trip and turns
+//! the credentials into a [`Caller`].
+//!
 //! Also the credential primitives: argon2id password hashes, SHA-256 token hashes, session
-//! cookies. Every comparison of a secret value is constant-time; nothing here logs a password,
-//! token, cookie or code.
+//! ids. Every comparison of a secret value is constant-time or a lookup by a hash; nothing
+//! here logs a password, token, cookie or code.
 
 use std::sync::OnceLock;
 
@@ -16,8 +21,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{Api, ApiError};
-use super::{ops, random_bytes, AppState};
-use crate::store::{check_name, AccountKind, Principal, Session, Store, StoreError};
+use super::{ops, random_bytes, AppState, Trip};
+use crate::store::{check_name, AccountKind, Principal};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cpsession";
@@ -42,6 +47,30 @@ impl Caller {
             Principal::Account(a) => Some(a.kind),
             Principal::Identity(_) => None,
         }
+    }
+}
+
+/// What a request presented, read before its store trip.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// An API token: the user it names and the token's SHA-256.
+    Token { user: String, hash: Vec<u8> },
+    /// A session cookie's hash and the `cpsess` segment of the path, if any.
+    Session {
+        cookie_hash: Vec<u8>,
+        cpsess: Option<String>,
+    },
+    /// Basic auth whose password is already checked; the second factor is checked in the
+    /// trip (which is then a write trip: it records the step or the failure).
+    Password { user: String, otp: String },
+    /// The command line on the box, acting as a user the operator named.
+    Local { user: String },
+}
+
+impl Credentials {
+    /// True when resolving these writes to the store (the second factor of Basic auth).
+    pub fn writes(&self) -> bool {
+        matches!(self, Credentials::Password { .. })
     }
 }
 
@@ -105,7 +134,8 @@ pub fn new_session_ids() -> Result<(String, String), ApiError> {
     Ok((cookie, cpsess))
 }
 
-/// Verifies a login name and password, off the async threads. Unknown names cost the same.
+/// Verifies a login name and password: one read trip for the hash and the principal, then
+/// argon2 on the blocking pool. Unknown names cost the same as known ones.
 pub async fn check_password(
     state: &AppState,
     name: &str,
@@ -114,84 +144,138 @@ pub async fn check_password(
     if check_name(name).is_err() {
         return Ok(None);
     }
-    let name = name.to_owned();
+    let (hash, principal) = state.read(|r| Ok((r.password_hash(name)?, r.principal(name)?)))?;
     let password = zeroize::Zeroizing::new(password.to_owned());
-    state
-        .db(move |store| {
-            let hash = store.password_hash(&name)?;
-            let ok = verify_password(hash.as_deref().unwrap_or_else(|| dummy_hash()), &password)
-                && hash.is_some();
-            if ok {
-                store.principal(&name)
-            } else {
-                Ok(None)
-            }
+    let ok = state
+        .blocking(move || {
+            Ok(
+                verify_password(hash.as_deref().unwrap_or_else(|| dummy_hash()), &password)
+                    && hash.is_some(),
+            )
         })
-        .await
+        .await?;
+    Ok(principal.filter(|_| ok))
 }
 
-/// Finds the caller of an API request. Header credentials win; without them the session
-/// cookie is used, and then the path must carry that session's `cpsess` token.
-pub async fn authenticate(
+/// Reads a request's credentials. Header credentials win; without them the session cookie is
+/// used. Basic auth's password is checked here; everything else waits for [`resolve`].
+pub async fn credentials(
     state: &AppState,
     headers: &HeaderMap,
     cpsess: Option<&str>,
     api: Api,
-    ip: &str,
-) -> Result<Caller, ApiError> {
+) -> Result<Credentials, ApiError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| ApiError::AccessDenied)?;
         let (scheme, rest) = value.trim().split_once(' ').ok_or(ApiError::AccessDenied)?;
         let rest = rest.trim();
         return match scheme.to_ascii_lowercase().as_str() {
-            "cpanel" if api == Api::Uapi => token_caller(state, rest).await,
-            "whm" if api == Api::Whm => token_caller(state, rest).await,
-            "basic" => basic_caller(state, headers, rest, ip).await,
+            "cpanel" if api == Api::Uapi => token_credentials(rest),
+            "whm" if api == Api::Whm => token_credentials(rest),
+            "basic" => basic_credentials(state, headers, rest).await,
             _ => Err(ApiError::AccessDenied),
         };
     }
-    // The session and its principal in one trip to the store.
-    let found = cookie_session(state, headers, |store, session| {
-        Ok((session.cpsess, store.principal(&session.principal)?))
+    let cookie = session_cookie(headers).ok_or(ApiError::AccessDenied)?;
+    Ok(Credentials::Session {
+        cookie_hash: sha256(&cookie),
+        cpsess: cpsess.map(str::to_owned),
     })
-    .await?;
-    let (session_cpsess, principal) = found.ok_or(ApiError::AccessDenied)?;
-    if !cpsess.is_some_and(|c| same_cpsess(c, &session_cpsess)) {
-        return Err(ApiError::TokenDenied);
+}
+
+fn token_credentials(text: &str) -> Result<Credentials, ApiError> {
+    let (user, token) = text.split_once(':').ok_or(ApiError::AccessDenied)?;
+    if check_name(user).is_err() || token.is_empty() {
+        return Err(ApiError::AccessDenied);
     }
-    let principal = principal.ok_or(ApiError::AccessDenied)?;
+    Ok(Credentials::Token {
+        user: user.to_owned(),
+        hash: sha256(token),
+    })
+}
+
+async fn basic_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    encoded: &str,
+) -> Result<Credentials, ApiError> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| ApiError::AccessDenied)?;
+    let decoded = zeroize::Zeroizing::new(decoded);
+    let text = std::str::from_utf8(&decoded).map_err(|_| ApiError::AccessDenied)?;
+    let (user, password) = text.split_once(':').ok_or(ApiError::AccessDenied)?;
+    let principal = check_password(state, user, password)
+        .await?
+        .ok_or(ApiError::AccessDenied)?;
+    let otp = headers
+        .get("x-cpanel-otp")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(Credentials::Password {
+        user: principal.name().to_owned(),
+        otp: otp.to_owned(),
+    })
+}
+
+/// Turns credentials into the caller, inside the request's store trip.
+pub fn resolve(
+    trip: &Trip<'_, '_>,
+    creds: &Credentials,
+    now: u64,
+    ip: &str,
+) -> Result<Caller, ApiError> {
+    let r = trip.reader();
+    let name = match creds {
+        Credentials::Token { user, hash } => {
+            // Looked up by the hash of a 160-bit random token; the account must be the named one.
+            let owner = r.token_account(hash)?.ok_or(ApiError::AccessDenied)?;
+            if owner != *user {
+                return Err(ApiError::AccessDenied);
+            }
+            owner
+        }
+        Credentials::Session {
+            cookie_hash,
+            cpsess,
+        } => {
+            let session = r.session(cookie_hash, now)?.ok_or(ApiError::AccessDenied)?;
+            if !cpsess
+                .as_deref()
+                .is_some_and(|c| same_cpsess(c, &session.cpsess))
+            {
+                return Err(ApiError::TokenDenied);
+            }
+            session.principal
+        }
+        Credentials::Password { user, otp } => {
+            let w = trip.writer()?;
+            ops::second_factor(w, user, ip, now, otp, ops::CodeUse::Header).map_err(
+                |e| match e {
+                    ApiError::NoCode | ApiError::InvalidCode(_) => ApiError::OtpHeader(Box::new(e)),
+                    other => other,
+                },
+            )?;
+            user.clone()
+        }
+        Credentials::Local { user } => user.clone(),
+    };
+    let principal = r.principal(&name)?.ok_or(ApiError::AccessDenied)?;
     Ok(Caller { principal })
 }
 
-/// For the enrollment page: does the cookie's session match this `cpsess`?
-pub async fn session_for_page(
+/// For the enrollment page: does the cookie's session match this `cpsess`? One read trip.
+pub fn session_for_page(
     state: &AppState,
     headers: &HeaderMap,
     cpsess: &str,
 ) -> Result<bool, ApiError> {
-    let found = cookie_session(state, headers, |_, session| Ok(session.cpsess)).await?;
-    Ok(found.is_some_and(|s| same_cpsess(cpsess, &s)))
-}
-
-/// The live session of the request's cookie, if any, passed through `then` in the same store
-/// call.
-async fn cookie_session<T: Send + 'static>(
-    state: &AppState,
-    headers: &HeaderMap,
-    then: impl FnOnce(&Store, Session) -> Result<T, StoreError> + Send + 'static,
-) -> Result<Option<T>, ApiError> {
     let Some(cookie) = session_cookie(headers) else {
-        return Ok(None);
+        return Ok(false);
     };
     let (hash, now) = (sha256(&cookie), state.now());
-    state
-        .db(move |store| {
-            store
-                .session(&hash, now)?
-                .map(|s| then(store, s))
-                .transpose()
-        })
-        .await
+    let session = state.read(|r| Ok::<_, ApiError>(r.session(&hash, now)?))?;
+    Ok(session.is_some_and(|s| same_cpsess(cpsess, &s.cpsess)))
 }
 
 /// Compares a path's `cpsess` with a session's, in constant time.
@@ -209,59 +293,4 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
         .map(|(_, v)| v.to_owned())
-}
-
-async fn token_caller(state: &AppState, credentials: &str) -> Result<Caller, ApiError> {
-    let (user, token) = credentials.split_once(':').ok_or(ApiError::AccessDenied)?;
-    if check_name(user).is_err() || token.is_empty() {
-        return Err(ApiError::AccessDenied);
-    }
-    let user = user.to_owned();
-    let presented = sha256(token);
-    state
-        .db(move |store| {
-            let mut found = subtle::Choice::from(0u8);
-            for stored in store.token_hashes(&user)? {
-                found |= stored.ct_eq(&presented);
-            }
-            if bool::from(found) {
-                store.principal(&user)
-            } else {
-                Ok(None)
-            }
-        })
-        .await?
-        .map(|principal| Caller { principal })
-        .ok_or(ApiError::AccessDenied)
-}
-
-async fn basic_caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    encoded: &str,
-    ip: &str,
-) -> Result<Caller, ApiError> {
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| ApiError::AccessDenied)?;
-    let decoded = zeroize::Zeroizing::new(decoded);
-    let text = std::str::from_utf8(&decoded).map_err(|_| ApiError::AccessDenied)?;
-    let (user, password) = text.split_once(':').ok_or(ApiError::AccessDenied)?;
-    let principal = check_password(state, user, password)
-        .await?
-        .ok_or(ApiError::AccessDenied)?;
-    let otp = headers
-        .get("x-cpanel-otp")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    ops::second_factor(state, principal.name(), otp, ip, ops::CodeUse::Header)
-        .await
-        .map_err(|e| match e {
-            ApiError::NoCode | ApiError::InvalidCode { .. } => ApiError::Unauthorized(format!(
-                "{} Send the current code in the X-CPANEL-OTP header.",
-                e.reason()
-            )),
-            other => other,
-        })?;
-    Ok(Caller { principal })
 }

@@ -1,25 +1,35 @@
-//! The one error type of the server, and the envelopes it becomes.
+//! The one error type of the server, its wording and status codes, and the envelopes it
+//! becomes.
 //!
-//! [`ApiError`] owns every cPanel message text and every HTTP status code: handlers say *what*
-//! went wrong, this module decides how UAPI and WHM API 1 spell it. Messages never carry a
-//! secret, token or password.
+//! Handlers and [`super::ops`] say *what* went wrong with typed values (a user name, a drift
+//! offset, a lockout's length); this module alone turns them into cPanel's words (byte for
+//! byte with the spec) and HTTP status codes. Messages never carry a secret, token or password.
 
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::store::StoreError;
+use crate::core::Error as CoreError;
+use crate::store::{IdentityKind, RollsBack, StoreError};
 
-/// A refusal or failure of an API call.
+/// A refusal or failure of an API call, a login or a page request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
+    // ----- who is calling -----
     /// No usable credentials (401 `Access denied`).
     AccessDenied,
-    /// Credentials were given but the password/OTP step failed (401, with the reason).
-    Unauthorized(String),
+    /// A login with a wrong name or password (401).
+    LoginInvalid,
+    /// Basic auth whose security code (`X-CPANEL-OTP`) is missing or refused (401).
+    OtpHeader(Box<ApiError>),
     /// A session cookie without the matching `cpsess` token in the path (403 `Token denied`).
     TokenDenied,
-    /// The caller may not use this function (403).
-    PermissionDenied(String),
+    /// WHM API 1 called by a cPanel, webmail or team user (403).
+    WhmOnly,
+    /// A reseller tried to change the security policy (403).
+    PolicyRootOnly,
+
+    // ----- the request itself -----
     /// A WHM call without `api.version=1` (400).
     ApiVersion,
     /// Unknown UAPI module (404).
@@ -30,22 +40,108 @@ pub enum ApiError {
     Method { allowed: &'static str },
     /// A request body over the limit (413).
     BodyTooLarge,
-    /// A body in a format the endpoint does not read (415).
+    /// A body in a format the endpoint does not read (415), with its content type.
     MediaType(String),
-    /// Malformed request syntax: bad names, bad encodings (400).
-    BadRequest(String),
+    /// `twofactorauth_set_tfa_config_for_user` without a JSON body (415).
+    NeedsJsonBody,
+    /// A body that does not parse as its content type says (400).
+    BadBody(BodyProblem),
+    /// A JSON body that does not parse (400).
+    BadJson { line: usize, column: usize },
+    /// A user-name parameter that can never be a name (400), with the store's reason.
+    BadUserParam(String),
+    /// A user name for the secrets functions that can never be a name (400).
+    BadUserName(String),
+    /// A team-user name that can never be a name (400), with the store's reason.
+    BadTeamUser(String),
+    /// A static path that is not a path (400).
+    BadPath,
+    /// No such page or asset (404).
+    NotFound,
+    /// The server runs without `--www` (404).
+    PageNotServed,
+
+    // ----- codes -----
     /// Too many wrong security codes: refused until a lockout ends (429).
     Locked { secs: u64 },
-    /// `The security code is invalid.`, with optional hints in `warnings`.
-    InvalidCode { hints: Vec<String> },
+    /// `The security code is invalid.`, with a hint that depends on why.
+    InvalidCode(CodeProblem),
     /// `No security code specified.`
     NoCode,
+
+    // ----- worded cPanel failures (HTTP 200; the envelope says status 0) -----
     /// `Missing or Invalid: “<param>”`
     MissingOrInvalid(&'static str),
-    /// A worded cPanel failure (HTTP 200; the envelope says status 0).
-    Failed(String),
+    /// A team-user lookup by something other than a cPanel account.
+    TeamLookupNotAccount,
+    /// A team user the caller does not own.
+    NotOwnTeamUser(String),
+    /// A WHM account the caller may not see or change.
+    NoAccess(String),
+    /// A user that the secrets functions cannot act on.
+    InvalidUser(String),
+    /// `twofactorauth_remove_user_config` with no user.
+    NoUsers,
+    /// `twofactorauth_set_issuer` without `issuer`.
+    IssuerMissing,
+    /// An issuer that breaks WHM's rules.
+    IssuerRule,
+    /// The policy could not be changed (the store failed; the log has why).
+    PolicyChangeFailed { on: bool },
+    /// `Invalid data detected in input arguments.`, with the detail when there is one.
+    InvalidData(Option<DataProblem>),
+
     /// The store or the runtime failed (500). The text is for the log, not the client.
     Internal(String),
+}
+
+/// Why a security code was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeProblem {
+    /// Not six digits (never counted as a failure).
+    Malformed(CoreError),
+    /// Wrong during enrollment, where the caller supplied the secret: the drift (in steps) of
+    /// the nearby time it matches, if any, may be shown.
+    Wrong { drift: Option<i64> },
+    /// Wrong at login, with Basic auth or `X-CPANEL-OTP`: no hint that could guide a guesser.
+    WrongAtLogin,
+    /// A code of a step already used; the next code is due in `next_in` seconds.
+    Replayed { next_in: u64 },
+}
+
+/// What is wrong with a form or multipart body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProblem {
+    FormNotUtf8,
+    MultipartNoBoundary,
+    MultipartMalformed,
+    MultipartNotUtf8,
+}
+
+/// What is wrong with the JSON of `twofactorauth_set_tfa_config_for_user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataProblem {
+    /// An entry with a key other than `secret`.
+    OnlySecretKey(String),
+    /// An entry without a `secret` string.
+    NoSecret(String),
+    /// An entry whose secret the validator refuses.
+    BadSecret(String, CoreError),
+    /// An email or team section naming an identity the account does not own.
+    NotOwned {
+        user: String,
+        kind: IdentityKind,
+        who: String,
+    },
+    /// A section other than `primary_account`, `email` and `team`.
+    BadKey { key: String, user: String },
+}
+
+/// Why WHM refuses an account to a caller (the detail of `failed` entries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessProblem {
+    NoSuchUser(String),
+    NoAccess(String),
 }
 
 /// Which API a response is for.
@@ -58,77 +154,188 @@ pub enum Api {
 impl ApiError {
     /// The HTTP status code.
     pub fn status(&self) -> StatusCode {
+        use ApiError::*;
         match self {
-            ApiError::AccessDenied | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::TokenDenied | ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
-            ApiError::ApiVersion | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnknownModule(_) | ApiError::UnknownFunction { .. } => StatusCode::NOT_FOUND,
-            ApiError::Method { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::InvalidCode { .. }
-            | ApiError::NoCode
-            | ApiError::MissingOrInvalid(_)
-            | ApiError::Failed(_) => StatusCode::OK,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AccessDenied | LoginInvalid | OtpHeader(_) => StatusCode::UNAUTHORIZED,
+            TokenDenied | WhmOnly | PolicyRootOnly => StatusCode::FORBIDDEN,
+            ApiVersion
+            | BadBody(_)
+            | BadJson { .. }
+            | BadUserParam(_)
+            | BadUserName(_)
+            | BadTeamUser(_)
+            | BadPath => StatusCode::BAD_REQUEST,
+            UnknownModule(_) | UnknownFunction { .. } | NotFound | PageNotServed => {
+                StatusCode::NOT_FOUND
+            }
+            Method { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            MediaType(_) | NeedsJsonBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            InvalidCode(_)
+            | NoCode
+            | MissingOrInvalid(_)
+            | TeamLookupNotAccount
+            | NotOwnTeamUser(_)
+            | NoAccess(_)
+            | InvalidUser(_)
+            | NoUsers
+            | IssuerMissing
+            | IssuerRule
+            | PolicyChangeFailed { .. }
+            | InvalidData(_) => StatusCode::OK,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The message, without any function prefix.
     pub fn reason(&self) -> String {
+        use ApiError::*;
         match self {
-            ApiError::AccessDenied => "Access denied".to_owned(),
-            ApiError::Unauthorized(why) => format!("Access denied: {why}"),
-            ApiError::TokenDenied => "Token denied".to_owned(),
-            ApiError::PermissionDenied(why) => format!("Permission denied: {why}"),
-            ApiError::ApiVersion => "This server implements WHM API 1 only: add “api.version=1” to the query string. WHM API 0 is not supported.".to_owned(),
-            ApiError::UnknownModule(m) => format!("Failed to load module “{m}”: no such module. The only module is “TwoFactorAuth”."),
-            ApiError::UnknownFunction { module, function } => {
+            AccessDenied => "Access denied".to_owned(),
+            LoginInvalid => "The login is invalid.".to_owned(),
+            OtpHeader(why) => format!(
+                "Access denied: {} Send the current code in the X-CPANEL-OTP header.",
+                why.reason()
+            ),
+            TokenDenied => "Token denied".to_owned(),
+            WhmOnly => "Permission denied: WHM API 1 is for root and resellers; cPanel, webmail and team users use UAPI.".to_owned(),
+            PolicyRootOnly => "Permission denied: only root may change the two-factor authentication security policy.".to_owned(),
+            ApiVersion => "This server implements WHM API 1 only: add “api.version=1” to the query string. WHM API 0 is not supported.".to_owned(),
+            UnknownModule(m) => format!("Failed to load module “{m}”: no such module. The only module is “TwoFactorAuth”."),
+            UnknownFunction { module, function } => {
                 format!("Could not find function “{function}” in module “{module}”.")
             }
-            ApiError::Method { allowed } => format!("This function only accepts {allowed} requests."),
-            ApiError::BodyTooLarge => "The request body is larger than 64 KiB.".to_owned(),
-            ApiError::MediaType(why) | ApiError::BadRequest(why) | ApiError::Failed(why) => why.clone(),
-            ApiError::Locked { secs } => {
+            Method { allowed } => format!("This function only accepts {allowed} requests."),
+            BodyTooLarge => "The request body is larger than 64 KiB.".to_owned(),
+            MediaType(other) => format!(
+                "The content type “{other}” is not supported; send application/x-www-form-urlencoded or multipart/form-data (or application/json where a function takes JSON)."
+            ),
+            NeedsJsonBody => "This function takes a JSON body: POST it with Content-Type: application/json (CLI: --json-body FILE).".to_owned(),
+            BadBody(p) => match p {
+                BodyProblem::FormNotUtf8 => "The form body is not valid UTF-8.",
+                BodyProblem::MultipartNoBoundary => "The multipart body has no boundary.",
+                BodyProblem::MultipartMalformed => "The multipart body is malformed.",
+                BodyProblem::MultipartNotUtf8 => "The multipart body is not UTF-8 text.",
+            }
+            .to_owned(),
+            BadJson { line, column } => format!(
+                "The request body is not valid JSON (line {line}, column {column})."
+            ),
+            BadUserParam(why) => format!("Invalid user: {why}"),
+            BadUserName(user) => format!("Invalid user: {}", user.escape_debug()),
+            BadTeamUser(why) => why.clone(),
+            BadPath => "Bad path".to_owned(),
+            NotFound => "Not found".to_owned(),
+            PageNotServed => "The enrollment page is not served: start `tfa serve` with --www DIR.".to_owned(),
+            Locked { secs } => {
                 let minutes = secs.div_ceil(60).max(1);
                 let s = if minutes > 1 { "s" } else { "" };
                 format!("Too many invalid security codes. Try again in {minutes} minute{s}.")
             }
-            ApiError::InvalidCode { .. } => "The security code is invalid.".to_owned(),
-            ApiError::NoCode => "No security code specified.".to_owned(),
-            ApiError::MissingOrInvalid(param) => format!("Missing or Invalid: “{param}”"),
-            ApiError::Internal(_) => "An internal error occurred; the server log has the details.".to_owned(),
+            InvalidCode(_) => "The security code is invalid.".to_owned(),
+            NoCode => "No security code specified.".to_owned(),
+            MissingOrInvalid(param) => format!("Missing or Invalid: “{param}”"),
+            TeamLookupNotAccount => "Only a cPanel account can look up its team users.".to_owned(),
+            NotOwnTeamUser(t) => format!("You do not own the team user account “{t}”."),
+            NoAccess(user) => format!("You do not have access to an account named “{user}”."),
+            InvalidUser(user) => format!("Invalid user: {user}"),
+            NoUsers => "No users specified.".to_owned(),
+            IssuerMissing => "Failed to set issuer: Missing or Invalid: “issuer”".to_owned(),
+            IssuerRule => "Failed to set issuer: The “issuer” parameter must be less than or equal to 32 characters in length. It can only use spaces and the following characters: a-z, A-Z, 0-9, ., _, -".to_owned(),
+            PolicyChangeFailed { on: true } => "Failed to enable the Two-Factor Authentication security policy.".to_owned(),
+            PolicyChangeFailed { on: false } => "Failed to disable Two-Factor Authentication security policy.".to_owned(),
+            InvalidData(None) => "Invalid data detected in input arguments.".to_owned(),
+            InvalidData(Some(detail)) => format!(
+                "Invalid data detected in input arguments:  {}",
+                data_problem(detail)
+            ),
+            Internal(_) => "An internal error occurred; the server log has the details.".to_owned(),
         }
     }
 
     /// Hints for the `warnings` array.
     pub fn warnings(&self) -> Vec<String> {
-        match self {
-            ApiError::InvalidCode { hints } => hints.clone(),
-            _ => Vec::new(),
-        }
+        let hint = match self {
+            ApiError::InvalidCode(problem) => match problem {
+                CodeProblem::Malformed(e) => Some(e.to_string()),
+                CodeProblem::Wrong { drift } => drift.map(crate::core::drift_sentence),
+                CodeProblem::WrongAtLogin => None,
+                CodeProblem::Replayed { next_in } => Some(format!(
+                    "This security code has already been used. Wait for the next code from your authenticator app (due in {next_in} seconds), then try again."
+                )),
+            },
+            _ => None,
+        };
+        hint.into_iter().collect()
     }
 
     /// True for refusals of the request itself (auth, routing, framing), which UAPI reports
     /// without the function's "Failed to …" prefix.
     fn is_request_level(&self) -> bool {
-        !matches!(
-            self,
-            ApiError::InvalidCode { .. }
-                | ApiError::NoCode
-                | ApiError::MissingOrInvalid(_)
-                | ApiError::Failed(_)
-                | ApiError::Locked { .. }
-                | ApiError::Internal(_)
-        )
+        self.status() != StatusCode::OK
+            && !matches!(self, ApiError::Locked { .. } | ApiError::Internal(_))
     }
+
+    /// The status and one-line text of a plain-text answer (pages, static files).
+    pub fn plain(&self) -> (StatusCode, String) {
+        (failure_status(self), format!("{}\n", self.reason()))
+    }
+}
+
+/// The detail sentence of [`ApiError::InvalidData`].
+fn data_problem(p: &DataProblem) -> String {
+    match p {
+        DataProblem::OnlySecretKey(what) => format!("‘secret’ is the only valid key for ‘{what}’"),
+        DataProblem::NoSecret(what) => format!("No ‘secret’ given for {what}"),
+        DataProblem::BadSecret(what, e) => format!("The ‘secret’ for {what} is invalid: {e}"),
+        DataProblem::NotOwned { user, kind, who } => {
+            let noun = match kind {
+                IdentityKind::Webmail => "an email account",
+                IdentityKind::Team => "a team user",
+            };
+            format!("‘{user}’ does not own {noun} named ‘{who}’")
+        }
+        DataProblem::BadKey { key, user } => format!("‘{key}’ is not a valid key for ‘{user}’"),
+    }
+}
+
+/// The text of a `failed` entry of `twofactorauth_remove_user_config`.
+pub fn not_authorized_to_modify(user: &str, why: &AccessProblem) -> String {
+    let detail = match why {
+        AccessProblem::NoSuchUser(u) => format!("The user “{u}” does not exist."),
+        AccessProblem::NoAccess(u) => format!("You do not have access to an account named “{u}”."),
+    };
+    format!("You are not authorized to modify “{user}”: {detail}")
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())
     }
+}
+
+impl RollsBack for ApiError {
+    /// A refusal keeps what the job recorded (a failure row, an audit line); only a failure
+    /// of the store or the runtime undoes it.
+    fn rolls_back(&self) -> bool {
+        matches!(self, ApiError::Internal(_))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.plain().into_response()
+    }
+}
+
+/// The HTTP status of a failed request; an internal error is logged here (the client only
+/// gets a generic reason).
+pub fn failure_status(e: &ApiError) -> StatusCode {
+    if let ApiError::Internal(detail) = e {
+        tracing::error!(%detail, "internal error");
+    }
+    e.status()
 }
 
 /// The "Failed to …" prefix each UAPI function puts before its reason (spec section 3).
@@ -180,6 +387,14 @@ pub fn uapi_failure(function: &str, err: &ApiError) -> Value {
         "status": 0,
         "warnings": string_list(err.warnings()),
     })
+}
+
+/// The flat UAPI envelope of a call's result.
+pub fn uapi_envelope(function: &str, result: Result<(Value, Vec<String>), ApiError>) -> Value {
+    match result {
+        Ok((data, warnings)) => uapi_success(data, warnings),
+        Err(e) => uapi_failure(function, &e),
+    }
 }
 
 /// The wrapped envelope that `uapi --output=…` prints.

@@ -2,18 +2,20 @@
 //! after the cPanel functions they implement, answering with the flat HTTP envelope.
 //!
 //! Every caller acts on its own 2FA username only (spec section 3): the cPanel user, the
-//! webmail address or `team@cpuser`. This module never logs parameters.
+//! webmail address or `team@cpuser`. Each call is one store trip. This module never logs
+//! parameters.
 
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::Caller;
-use super::error::{uapi_failure, uapi_success, Api, ApiError};
-use super::{api_request, client_ip, failure_status, no_store, ops, AppState, Params};
+use super::auth::Credentials;
+use super::error::{failure_status, uapi_envelope, Api, ApiError};
+use super::request::client_ip;
+use super::router::{api_request, no_store};
+use super::{api_trip, ops, AppState, Ctx, Params, Trip};
 use crate::store::{check_name, AccountKind, IdentityKind};
 
 /// The one module.
@@ -26,6 +28,9 @@ pub const FUNCTIONS: &[&str] = &[
     "remove_user_configuration",
     "get_team_user_configuration",
 ];
+
+/// What a UAPI function answers: `data` and `warnings`.
+pub type Answer = (Value, Vec<String>);
 
 /// The path of a UAPI call; `cpsess` only under `/cpsessNNNNNNNNNN/`.
 #[derive(Deserialize)]
@@ -49,36 +54,56 @@ pub async fn execute(
     } = path;
     let ip = client_ip(&req);
     let result = async {
-        let (caller, input) =
-            api_request(&state, cpsess.as_deref(), req, Api::Uapi, &ip, |_| Ok(())).await?;
-        call(&state, &caller, &ip, &module, &function, &input.params).await
+        let (creds, input) =
+            api_request(&state, cpsess.as_deref(), req, Api::Uapi, |_| Ok(())).await?;
+        dispatch(&state, creds, ip, module, function.clone(), input.params).await
     }
     .await;
-    let (status, body) = match result {
-        Ok((data, warnings)) => (StatusCode::OK, uapi_success(data, warnings)),
-        Err(e) => (failure_status(&e), uapi_failure(&function, &e)),
+    let status = match &result {
+        Ok(_) => axum::http::StatusCode::OK,
+        Err(e) => failure_status(e),
     };
-    no_store((status, Json(body)).into_response())
+    no_store((status, Json(uapi_envelope(&function, result))).into_response())
 }
 
-/// Runs one UAPI function for `caller`. Returns `data` and `warnings`.
-pub async fn call(
+/// Runs one UAPI function for the caller `creds` name, as one store trip. The HTTP handler
+/// and the `uapi` command both come through here.
+pub async fn dispatch(
     state: &AppState,
-    caller: &Caller,
-    ip: &str,
+    creds: Credentials,
+    ip: std::sync::Arc<str>,
+    module: String,
+    function: String,
+    params: Params,
+) -> Result<Answer, ApiError> {
+    let writes = module == MODULE
+        && matches!(
+            function.as_str(),
+            "set_user_configuration" | "remove_user_configuration"
+        );
+    api_trip(state, creds, ip, writes, move |trip, ctx| {
+        call(trip, ctx, &module, &function, &params)
+    })
+    .await
+}
+
+/// Runs one UAPI function inside the request's trip, once the caller is known.
+fn call(
+    trip: Trip<'_, '_>,
+    ctx: &Ctx,
     module: &str,
     function: &str,
     params: &Params,
-) -> Result<(Value, Vec<String>), ApiError> {
+) -> Result<Answer, ApiError> {
     if module != MODULE {
         return Err(ApiError::UnknownModule(module.to_owned()));
     }
     match function {
-        "generate_user_configuration" => generate_user_configuration(state, caller).await,
-        "set_user_configuration" => set_user_configuration(state, caller, ip, params).await,
-        "get_user_configuration" => get_user_configuration(state, caller).await,
-        "remove_user_configuration" => remove_user_configuration(state, caller, ip).await,
-        "get_team_user_configuration" => get_team_user_configuration(state, caller, params).await,
+        "generate_user_configuration" => generate_user_configuration(trip, ctx),
+        "set_user_configuration" => set_user_configuration(trip, ctx, params),
+        "get_user_configuration" => get_user_configuration(trip, ctx),
+        "remove_user_configuration" => remove_user_configuration(trip, ctx),
+        "get_team_user_configuration" => get_team_user_configuration(trip, ctx, params),
         _ => Err(ApiError::UnknownFunction {
             module: module.to_owned(),
             function: function.to_owned(),
@@ -86,95 +111,72 @@ pub async fn call(
     }
 }
 
-async fn generate_user_configuration(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<(Value, Vec<String>), ApiError> {
-    let (secret, uri) = ops::generate(state, &caller.principal).await?;
+fn generate_user_configuration(trip: Trip<'_, '_>, ctx: &Ctx) -> Result<Answer, ApiError> {
+    let (secret, uri) = ops::generate(trip.reader(), &ctx.hostname, &ctx.caller.principal)?;
     Ok((
         json!({"otpauth_str": uri, "secret": secret.expose()}),
         Vec::new(),
     ))
 }
 
-async fn set_user_configuration(
-    state: &AppState,
-    caller: &Caller,
-    ip: &str,
+fn set_user_configuration(
+    trip: Trip<'_, '_>,
+    ctx: &Ctx,
     params: &Params,
-) -> Result<(Value, Vec<String>), ApiError> {
+) -> Result<Answer, ApiError> {
     ops::enroll(
-        state,
-        caller.name(),
-        ip,
+        trip.writer()?,
+        ctx.caller.name(),
+        &ctx.ip,
+        ctx.now,
         params.get("secret"),
         params.get("tfa_token"),
-    )
-    .await?;
+    )?;
     Ok((json!({"tfa_configured": 1}), Vec::new()))
 }
 
 /// `{is_enabled:1, issuer}` or `{is_enabled:0}` for a 2FA username.
-async fn configuration_of(
-    state: &AppState,
-    caller: &Caller,
-    username: &str,
-) -> Result<Value, ApiError> {
-    let name = username.to_owned();
-    let configured = state.db(move |s| s.tfa_secret(&name)).await?.is_some();
-    if !configured {
+fn configuration_of(trip: Trip<'_, '_>, ctx: &Ctx, username: &str) -> Result<Value, ApiError> {
+    let r = trip.reader();
+    if r.tfa_secret(username)?.is_none() {
         return Ok(json!({"is_enabled": 0}));
     }
-    let issuer = ops::resolve_issuer(state, &caller.principal).await?;
+    let issuer = ops::resolve_issuer(r, &ctx.hostname, &ctx.caller.principal)?;
     Ok(json!({"is_enabled": 1, "issuer": issuer}))
 }
 
-async fn get_user_configuration(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<(Value, Vec<String>), ApiError> {
-    Ok((
-        configuration_of(state, caller, caller.name()).await?,
-        Vec::new(),
-    ))
+fn get_user_configuration(trip: Trip<'_, '_>, ctx: &Ctx) -> Result<Answer, ApiError> {
+    Ok((configuration_of(trip, ctx, ctx.caller.name())?, Vec::new()))
 }
 
-async fn remove_user_configuration(
-    state: &AppState,
-    caller: &Caller,
-    ip: &str,
-) -> Result<(Value, Vec<String>), ApiError> {
+fn remove_user_configuration(trip: Trip<'_, '_>, ctx: &Ctx) -> Result<Answer, ApiError> {
     // cPanel reports success even when nothing was configured.
-    ops::remove(state, caller.name(), caller.name(), ip).await?;
+    let me = ctx.caller.name();
+    ops::remove(trip.writer()?, me, me, &ctx.ip, ctx.now)?;
     Ok((json!({"tfa_removed": 1}), Vec::new()))
 }
 
-async fn get_team_user_configuration(
-    state: &AppState,
-    caller: &Caller,
+fn get_team_user_configuration(
+    trip: Trip<'_, '_>,
+    ctx: &Ctx,
     params: &Params,
-) -> Result<(Value, Vec<String>), ApiError> {
+) -> Result<Answer, ApiError> {
     let team_user = params
         .get("team_user")
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::MissingOrInvalid("team_user"))?;
     if !matches!(
-        caller.account_kind(),
+        ctx.caller.account_kind(),
         Some(AccountKind::User | AccountKind::Reseller)
     ) {
-        return Err(ApiError::Failed(
-            "Only a cPanel account can look up its team users.".to_owned(),
-        ));
+        return Err(ApiError::TeamLookupNotAccount);
     }
-    check_name(team_user).map_err(ApiError::BadRequest)?;
+    check_name(team_user).map_err(ApiError::BadTeamUser)?;
     // The 2FA key uses the cPanel username, not the domain (spec section 3.5).
-    let key = format!("{team_user}@{}", caller.name());
-    let lookup = key.clone();
-    let identity = state.db(move |s| s.identity(&lookup)).await?;
+    let key = format!("{team_user}@{}", ctx.caller.name());
+    let identity = trip.reader().identity(&key)?;
     if !identity.is_some_and(|i| i.kind == IdentityKind::Team) {
-        return Err(ApiError::Failed(format!(
-            "You do not own the team user account “{team_user}”."
-        )));
+        return Err(ApiError::NotOwnTeamUser(team_user.to_owned()));
     }
-    Ok((configuration_of(state, caller, &key).await?, Vec::new()))
+    Ok((configuration_of(trip, ctx, &key)?, Vec::new()))
 }

@@ -41,16 +41,21 @@ pub fn import(store: &Store, dir: &Path) -> Result<ImportSummary, StoreError> {
     let issuer_value = read_json(&dir.join(ISSUER_FILE))?.unwrap_or(Value::Object(Map::new()));
     let tfa = parse_tfa(&tfa_value)?;
     let issuers = parse_issuers(&issuer_value)?;
-    let mut unknown = Vec::new();
-    for (name, _) in &tfa {
-        if store.principal(name)?.is_none() {
-            unknown.push(name.clone());
+    let (configs, issuer_count) = (tfa.len(), issuers.len());
+    // One job: the names the store does not know are those it did not know when importing.
+    let unknown = store.write(move |w| {
+        let mut unknown = Vec::new();
+        for (name, _) in &tfa {
+            if w.principal(name)?.is_none() {
+                unknown.push(name.clone());
+            }
         }
-    }
-    store.import(&tfa, &issuers)?;
+        w.import(&tfa, &issuers)?;
+        Ok::<_, StoreError>(unknown)
+    })?;
     Ok(ImportSummary {
-        configs: tfa.len(),
-        issuers: issuers.len(),
+        configs,
+        issuers: issuer_count,
         unknown,
     })
 }
@@ -61,14 +66,16 @@ pub fn export(store: &Store, dir: &Path) -> Result<(), StoreError> {
         // A new directory is private; an existing one keeps its mode (the files are 0600).
         super::prepare_data_dir(dir)?;
     }
+    let (all_tfa, all_issuers) =
+        store.read(|r| Ok::<_, StoreError>((r.all_tfa()?, r.all_issuers()?)))?;
     let mut tfa = Map::new();
-    for (user, secret) in store.all_tfa()? {
+    for (user, secret) in all_tfa {
         let mut entry = Map::new();
         entry.insert("secret".to_owned(), Value::String(secret));
         tfa.insert(user, Value::Object(entry));
     }
     let mut issuers = Map::new();
-    for (key, issuer) in store.all_issuers()? {
+    for (key, issuer) in all_issuers {
         issuers.insert(key, Value::String(issuer));
     }
     write_private(&dir.join(TFA_FILE), &Value::Object(tfa))?;

@@ -3,7 +3,7 @@
 //!
 //! Owns the records and the [`Store`] interface the server uses. It never speaks HTTP, never
 //! reads a clock (times come in as unix seconds) and never logs a secret, token or password.
-//! Every method is blocking: async callers go through `tokio::task::spawn_blocking`.
+//! Access is by trips ([`Store::read`], [`Store::write`]): one request is one trip.
 
 pub mod cpanel;
 mod sqlite;
@@ -11,7 +11,7 @@ mod sqlite;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use sqlite::{Limit, NewLocks, Store, SCHEMA_VERSION};
+pub use sqlite::{Limit, Limits, NewLocks, Reader, RollsBack, Store, Writer, SCHEMA_VERSION};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "tfa.sqlite3";
@@ -135,11 +135,77 @@ pub enum StepOutcome {
     Replayed,
 }
 
+/// What an audit row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// Two-factor authentication configured (enrollment).
+    Enable,
+    /// A 2FA config removed.
+    Disable,
+    /// A wrong or replayed security code.
+    FailedCode,
+    /// A lockout started.
+    Lockout,
+    /// A wrong user name or password at `/login`.
+    FailedLogin,
+    /// A session started.
+    Login,
+    /// The security policy turned on.
+    PolicyEnable,
+    /// The security policy turned off.
+    PolicyDisable,
+    /// An administrator read an account's secrets.
+    ReadSecrets,
+    /// An administrator replaced an account's 2FA entries.
+    Replace,
+}
+
+impl AuditKind {
+    const ALL: [AuditKind; 10] = [
+        AuditKind::Enable,
+        AuditKind::Disable,
+        AuditKind::FailedCode,
+        AuditKind::Lockout,
+        AuditKind::FailedLogin,
+        AuditKind::Login,
+        AuditKind::PolicyEnable,
+        AuditKind::PolicyDisable,
+        AuditKind::ReadSecrets,
+        AuditKind::Replace,
+    ];
+
+    /// The text stored in the `event` column and printed by `tfa audit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Enable => "enable",
+            AuditKind::Disable => "disable",
+            AuditKind::FailedCode => "failed_code",
+            AuditKind::Lockout => "lockout",
+            AuditKind::FailedLogin => "failed_login",
+            AuditKind::Login => "login",
+            AuditKind::PolicyEnable => "policy_enable",
+            AuditKind::PolicyDisable => "policy_disable",
+            AuditKind::ReadSecrets => "read_secrets",
+            AuditKind::Replace => "replace",
+        }
+    }
+
+    fn parse(text: &str) -> Option<AuditKind> {
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One row of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub at: u64,
-    pub event: String,
+    pub event: AuditKind,
     pub identity: String,
     pub ip: String,
     pub detail: String,
@@ -161,8 +227,12 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     /// Refused input (import or account creation), with the reason.
     Invalid(String),
-    /// The connection's lock was poisoned by a panic in another thread.
+    /// The read pool's lock was poisoned by a panic in another thread.
     Poisoned,
+    /// The write transaction a job was part of could not begin or commit.
+    Transaction(String),
+    /// The writer thread has stopped, so nothing can be written.
+    WriterGone,
 }
 
 impl fmt::Display for StoreError {
@@ -176,7 +246,9 @@ impl fmt::Display for StoreError {
                 "the database schema version {found} is newer than this tfa knows ({known}); upgrade tfa"
             ),
             StoreError::Invalid(why) => f.write_str(why),
-            StoreError::Poisoned => f.write_str("the database connection is unusable after a crash in another thread"),
+            StoreError::Poisoned => f.write_str("the database connection pool is unusable after a crash in another thread"),
+            StoreError::Transaction(why) => write!(f, "the write transaction failed: {why}"),
+            StoreError::WriterGone => f.write_str("the database writer has stopped"),
         }
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use tfa_testkit::{code, form, uapi_err, uapi_ok, Reply};
 
+use crate::Trips;
 use crate::{password, request, Env, FORM, SECRET, T0};
 
 /// A form POST to `/login`.

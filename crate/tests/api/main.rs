@@ -15,6 +15,7 @@ mod protocol;
 mod store;
 mod sweep;
 mod throttling;
+mod trips;
 mod uapi;
 mod whm;
 mod whm_for_user;
@@ -31,6 +32,7 @@ use tfa::server::auth::{hash_password, sha256};
 use tfa::server::{router, AppState};
 use tfa::store::{Account, AccountKind, Identity, IdentityKind, Store};
 use tfa_testkit::{basic, code, Reply};
+pub use trips::Trips;
 
 const T0: u64 = 1_700_000_010;
 const HOST: &str = "host.example";

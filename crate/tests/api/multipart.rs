@@ -5,6 +5,7 @@ use serde_json::json;
 
 use tfa_testkit::{code, uapi_err, uapi_ok};
 
+use crate::Trips;
 use crate::{cpanel_auth, request, whm_auth, Env, SECRET, T0};
 
 /// A `multipart/form-data` body with these text fields, as browsers and curl -F send it.

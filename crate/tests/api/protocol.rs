@@ -7,6 +7,7 @@ use axum::http::{header, HeaderName, Method, StatusCode};
 
 use tfa_testkit::{basic, code, uapi_err, whm_meta};
 
+use crate::Trips;
 use crate::{cpanel_auth, password, request, token, uapi_form, whm_auth, Env, SECRET, T0};
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use tfa::store::{Store, StoreError};
 
 use tfa_testkit::{mode, read_json};
 
-use crate::Env;
+use crate::{Env, Trips};
 
 #[tokio::test]
 async fn store_is_versioned_and_private() {

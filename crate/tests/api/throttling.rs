@@ -12,6 +12,7 @@ use tfa::store::AccountKind;
 
 use tfa_testkit::{code, uapi_err, uapi_ok, INVALID_SET};
 
+use crate::Trips;
 use crate::{account, add_with_token, cpanel_auth, request, set_query, Env, SECRET, T0};
 
 #[tokio::test]
@@ -34,10 +35,19 @@ async fn five_wrong_codes_lock_an_identity_for_five_minutes() {
     env.enroll("carol", SECRET).await;
     let events = env.store.audit_events().unwrap();
     assert_eq!(
-        events.iter().filter(|e| e.event == "failed_code").count(),
+        events
+            .iter()
+            .filter(|e| e.event.as_str() == "failed_code")
+            .count(),
         5
     );
-    assert_eq!(events.iter().filter(|e| e.event == "lockout").count(), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event.as_str() == "lockout")
+            .count(),
+        1
+    );
     env.set_time(T0 + 301);
     env.enroll("bob", SECRET).await;
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use tfa_testkit::{code, uapi_err, uapi_ok, INVALID_SET};
 
+use crate::Trips;
 use crate::{set_query, uapi_form, Env, HOST, SECRET, T0};
 
 #[tokio::test]
@@ -57,7 +58,7 @@ async fn uapi_set_get_remove_round_trip_byte_for_byte() {
         .audit_events()
         .unwrap()
         .into_iter()
-        .map(|e| e.event)
+        .map(|e| e.event.to_string())
         .collect();
     assert_eq!(events, ["enable", "disable"]);
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use tfa_testkit::{code, whm_meta, whm_ok};
 
+use crate::Trips;
 use crate::{set_query, Env, HOST, SECRET, T0};
 
 #[tokio::test]

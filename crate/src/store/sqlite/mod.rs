@@ -1,0 +1,356 @@
+//! The embedded store: one SQLite file (bundled SQLite, WAL mode) with a schema versioned
+//! through `PRAGMA user_version` and applied by ordered migrations ([`schema`]).
+//!
+//! Two kinds of trip, so that one request is one trip:
+//! - [`Store::read`] runs a closure over a [`Reader`]: one read transaction (a consistent
+//!   snapshot) on a connection from a small pool of query-only connections. WAL lets readers
+//!   run beside the writer without waiting for it, so a read is a few microseconds of CPU and
+//!   the server runs it inline rather than paying a thread hand-off that costs more than it.
+//! - [`Store::write`] / [`Store::write_async`] send a closure over a [`Writer`] to the one
+//!   writer thread. The writer batches the jobs waiting at that moment into one IMMEDIATE
+//!   transaction (group commit: one fsync for the batch), each job inside its own savepoint,
+//!   and answers each job only after the commit. A job whose error says so
+//!   ([`RollsBack`]) is rolled back to its savepoint; the others' changes commit.
+//!
+//! Every statement goes through `prepare_cached`. The per-concern methods live beside this
+//! file: [`accounts`], [`tfa`], [`credentials`], [`throttle`], [`audit`]. Nothing here logs.
+
+mod accounts;
+mod audit;
+mod credentials;
+#[cfg(test)]
+mod plan;
+mod schema;
+mod sql;
+mod tfa;
+mod throttle;
+
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{prepare_data_dir, StoreError, DB_FILE};
+use sql::{change, one, one_row, rows, text_pair, to_i64, to_u64};
+
+pub use schema::SCHEMA_VERSION;
+pub use throttle::{Limit, Limits, NewLocks};
+
+/// Idle read connections kept for reuse; more are opened under load and closed after.
+const READ_POOL: usize = 16;
+/// Jobs the writer takes into one transaction at most.
+const MAX_BATCH: usize = 256;
+/// Room in the statement cache of each connection: more than the store's statements.
+const STATEMENT_CACHE: usize = 128;
+
+/// Read access inside one read transaction (or inside a write job: a [`Writer`] derefs to it).
+pub struct Reader<'c> {
+    conn: &'c Connection,
+}
+
+/// Write access inside one job of the writer's transaction. Derefs to [`Reader`], so a job
+/// reads what it and the jobs before it in the batch wrote.
+pub struct Writer<'c> {
+    reader: Reader<'c>,
+}
+
+impl<'c> std::ops::Deref for Writer<'c> {
+    type Target = Reader<'c>;
+    fn deref(&self) -> &Reader<'c> {
+        &self.reader
+    }
+}
+
+/// Decides what a write job's error does to the job's own changes.
+pub trait RollsBack {
+    /// True when the job's changes must be undone. A refusal that recorded something (a
+    /// wrong code's failure row, an audit line) answers false so that the record commits.
+    fn rolls_back(&self) -> bool;
+}
+
+impl RollsBack for StoreError {
+    fn rolls_back(&self) -> bool {
+        true
+    }
+}
+
+/// One job for the writer thread: runs inside its savepoint of the open transaction (or is
+/// told that the transaction could not begin) and returns what to do once the batch's commit
+/// is known.
+type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Deliver + Send>;
+/// Hands a job's result to its caller, given the outcome of the batch's commit.
+type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The store handle. Cheap to clone; every clone shares the read pool and the writer thread,
+/// which ends when the last clone is dropped.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`: the directory gets mode 0700, the
+    /// database and its WAL/SHM files 0600. Applies pending migrations, then starts the writer.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        prepare_data_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        // A new database file is private from its first byte, and SQLite gives the -wal and
+        // -shm files it creates the database file's mode.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|error| StoreError::Io {
+                path: path.clone(),
+                error,
+            })?;
+        let mut conn = connect(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Durability: an acknowledged write survives a crash or power loss.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        schema::migrate(&mut conn)?;
+        // Files left by an older tfa or copied in may be wider: tighten them.
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |error| StoreError::Io {
+                        path: file.clone(),
+                        error,
+                    },
+                )?;
+            }
+        }
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("tfa-store-writer".to_owned())
+            .spawn(move || writer_loop(conn, queue))
+            .map_err(|error| StoreError::Io {
+                path: path.clone(),
+                error,
+            })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                readers: Mutex::new(Vec::new()),
+                jobs,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read(|r| schema::user_version(r.conn))
+    }
+
+    /// Runs `f` in one read transaction on a pooled query-only connection, on this thread.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.take_reader()?;
+        let result = in_read_transaction(&conn, f);
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < READ_POOL {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?
+            .pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => {
+                let conn = connect(&self.inner.path)?;
+                // A reader that tries to write fails instead of waiting for the writer's lock.
+                conn.pragma_update(None, "query_only", "ON")?;
+                Ok(conn)
+            }
+        }
+    }
+
+    /// Runs `f` as one job of the writer's next transaction and waits, blocking this thread,
+    /// until that transaction commits. For the CLI and other synchronous callers.
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + RollsBack + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv().map_err(|_| E::from(StoreError::WriterGone))?
+    }
+
+    /// As [`Store::write`], awaiting the commit instead of blocking the thread.
+    pub async fn write_async<T, E>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + RollsBack + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.await.map_err(|_| E::from(StoreError::WriterGone))?
+    }
+
+    fn submit<T, E>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> Result<T, E> + Send + 'static,
+        reply: impl FnOnce(Result<T, E>) + Send + 'static,
+    ) -> Result<(), StoreError>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + RollsBack + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn: Result<&Connection, &StoreError>| -> Deliver {
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    reply(Err(E::from(StoreError::Transaction(e.to_string()))));
+                    return Box::new(|_| {});
+                }
+            };
+            let result = run_in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), &StoreError>| {
+                reply(match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(E::from(StoreError::Transaction(e.to_string()))),
+                })
+            })
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| StoreError::WriterGone)
+    }
+}
+
+/// Opens a connection with the settings every connection shares.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn in_read_transaction<T, E>(
+    conn: &Connection,
+    f: impl FnOnce(&Reader<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    conn.prepare_cached("BEGIN DEFERRED")
+        .and_then(|mut s| s.execute([]))
+        .map_err(|e| E::from(e.into()))?;
+    let result = f(&Reader { conn });
+    // Nothing was written: ending the snapshot cannot lose anything, whatever `f` returned.
+    let end = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]));
+    match (result, end) {
+        (Ok(v), Ok(_)) => Ok(v),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(E::from(e.into())),
+    }
+}
+
+/// Runs one job inside a savepoint of the writer's open transaction.
+fn run_in_savepoint<T, E>(
+    conn: &Connection,
+    f: impl FnOnce(&Writer<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError> + RollsBack,
+{
+    exec(conn, "SAVEPOINT job").map_err(E::from)?;
+    let result = f(&Writer {
+        reader: Reader { conn },
+    });
+    let undo = matches!(&result, Err(e) if e.rolls_back());
+    let end = if undo {
+        exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
+    } else {
+        exec(conn, "RELEASE job")
+    };
+    match (result, end) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(E::from(e)),
+        (Ok(v), Ok(())) => Ok(v),
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// The writer thread: waits for a job, takes every job already waiting (up to
+/// [`MAX_BATCH`]) into one transaction, commits once, then answers them all.
+fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
+            // Each job is told the transaction could not begin, without running.
+            for job in batch {
+                drop(job(Err(&e)));
+            }
+            continue;
+        }
+        let deliveries: Vec<Deliver> = batch.into_iter().map(|job| job(Ok(&conn))).collect();
+        let committed = exec(&conn, "COMMIT");
+        if committed.is_err() {
+            let _ = exec(&conn, "ROLLBACK");
+        }
+        for deliver in deliveries {
+            deliver(committed.as_ref().map(|_| ()));
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! 2FA configs (the secret per 2FA username), the last accepted step of each (replay
+//! refusal), issuers and settings.
+
+use super::{change, one, rows, text_pair, to_i64, to_u64, Reader, Writer};
+use crate::store::{StepOutcome, StoreError};
+
+const SECRET: &str = "SELECT secret FROM tfa WHERE username = ?1";
+const ALL_TFA: &str = "SELECT username, secret FROM tfa ORDER BY username";
+const LAST_STEP: &str = "SELECT step FROM last_steps WHERE username = ?1";
+const ACCEPT_STEP: &str = "INSERT INTO last_steps (username, step) VALUES (?1, ?2)
+     ON CONFLICT(username) DO UPDATE SET step = excluded.step WHERE step < excluded.step";
+const UPSERT_TFA: &str = "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
+     ON CONFLICT(username) DO UPDATE SET secret = excluded.secret";
+const DELETE_TFA: &str = "DELETE FROM tfa WHERE username = ?1";
+const DELETE_IDENTITIES_TFA: &str =
+    "DELETE FROM tfa WHERE username IN (SELECT name FROM identities WHERE account = ?1)";
+const ISSUER: &str = "SELECT issuer FROM issuers WHERE name = ?1";
+const ALL_ISSUERS: &str = "SELECT name, issuer FROM issuers ORDER BY name";
+const UPSERT_ISSUER: &str = "INSERT INTO issuers (name, issuer) VALUES (?1, ?2)
+     ON CONFLICT(name) DO UPDATE SET issuer = excluded.issuer";
+const DELETE_ISSUER: &str = "DELETE FROM issuers WHERE name = ?1";
+const SETTING: &str = "SELECT value FROM settings WHERE key = ?1";
+const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES (?1, ?2)
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+
+#[cfg(test)]
+pub(super) const LOOKUPS: &[&str] = &[
+    SECRET,
+    LAST_STEP,
+    ACCEPT_STEP,
+    UPSERT_TFA,
+    DELETE_TFA,
+    DELETE_IDENTITIES_TFA,
+    ISSUER,
+    UPSERT_ISSUER,
+    DELETE_ISSUER,
+    SETTING,
+    SET_SETTING,
+];
+#[cfg(test)]
+/// The exports of every config and every issuer.
+pub(super) const LISTINGS: &[&str] = &[ALL_TFA, ALL_ISSUERS];
+
+impl Reader<'_> {
+    /// The stored secret of a 2FA username.
+    pub fn tfa_secret(&self, username: &str) -> Result<Option<String>, StoreError> {
+        one(self.conn, SECRET, &[&username])
+    }
+
+    /// Every stored 2FA config, sorted by username.
+    pub fn all_tfa(&self) -> Result<Vec<(String, String)>, StoreError> {
+        rows(self.conn, ALL_TFA, &[], text_pair)
+    }
+
+    /// The last accepted step of a 2FA username.
+    pub fn last_step(&self, username: &str) -> Result<Option<u64>, StoreError> {
+        Ok(one::<i64>(self.conn, LAST_STEP, &[&username])?.map(to_u64))
+    }
+
+    /// The issuer entry under `key` (the system-wide key or a reseller's name).
+    pub fn issuer(&self, key: &str) -> Result<Option<String>, StoreError> {
+        one(self.conn, ISSUER, &[&key])
+    }
+
+    /// Every issuer entry, sorted by key.
+    pub fn all_issuers(&self) -> Result<Vec<(String, String)>, StoreError> {
+        rows(self.conn, ALL_ISSUERS, &[], text_pair)
+    }
+
+    /// A setting's value.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        one(self.conn, SETTING, &[&key])
+    }
+}
+
+impl Writer<'_> {
+    /// Records `step` as accepted for `username` unless a step at or above it was accepted
+    /// already (a replay). Atomic: of two concurrent uses of one code only one is accepted.
+    pub fn accept_step(&self, username: &str, step: u64) -> Result<StepOutcome, StoreError> {
+        let changed = change(self.conn, ACCEPT_STEP, &[&username, &to_i64(step)])?;
+        Ok(if changed == 1 {
+            StepOutcome::Accepted
+        } else {
+            StepOutcome::Replayed
+        })
+    }
+
+    /// Enrollment: accepts `step` (as [`Writer::accept_step`]) and, only if it is fresh,
+    /// stores `secret` for `username`, replacing any previous one.
+    pub fn enroll(
+        &self,
+        username: &str,
+        secret: &str,
+        step: u64,
+    ) -> Result<StepOutcome, StoreError> {
+        let outcome = self.accept_step(username, step)?;
+        if outcome == StepOutcome::Accepted {
+            self.set_tfa(username, secret)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Stores `secret` for `username`, replacing any previous one.
+    pub fn set_tfa(&self, username: &str, secret: &str) -> Result<(), StoreError> {
+        change(self.conn, UPSERT_TFA, &[&username, &secret])?;
+        Ok(())
+    }
+
+    /// Removes a 2FA config. True if one was stored. The last accepted step is kept, so an old
+    /// code stays refused after re-enrolling.
+    pub fn remove_tfa(&self, username: &str) -> Result<bool, StoreError> {
+        Ok(change(self.conn, DELETE_TFA, &[&username])? > 0)
+    }
+
+    /// Replaces every 2FA entry of an account (its own, its webmail addresses', its team
+    /// users') with the given ones.
+    pub fn replace_account_tfa(
+        &self,
+        account: &str,
+        entries: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        change(self.conn, DELETE_TFA, &[&account])?;
+        change(self.conn, DELETE_IDENTITIES_TFA, &[&account])?;
+        for (username, secret) in entries {
+            self.set_tfa(username, secret)?;
+        }
+        Ok(())
+    }
+
+    /// Sets (`Some`) or clears (`None`) an issuer entry.
+    pub fn set_issuer(&self, key: &str, issuer: Option<&str>) -> Result<(), StoreError> {
+        match issuer {
+            Some(value) => change(self.conn, UPSERT_ISSUER, &[&key, &value])?,
+            None => change(self.conn, DELETE_ISSUER, &[&key])?,
+        };
+        Ok(())
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        change(self.conn, SET_SETTING, &[&key, &value])?;
+        Ok(())
+    }
+
+    /// Upserts 2FA configs and issuer entries (the caller's job is all of them or none).
+    pub fn import(
+        &self,
+        tfa: &[(String, String)],
+        issuers: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        for (username, secret) in tfa {
+            self.set_tfa(username, secret)?;
+        }
+        for (key, issuer) in issuers {
+            self.set_issuer(key, Some(issuer))?;
+        }
+        Ok(())
+    }
+}

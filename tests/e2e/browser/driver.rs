@@ -1,0 +1,320 @@
+//! The browsers under their WebDriver servers: chromedriver for Debian's Chromium, geckodriver
+//! for Firefox ESR, each with a fresh profile at 1280×720; the session, and the helpers the
+//! checks use (screenshots, console errors, keys, focus, JS, shadow-root lookups, waits).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use tfa_e2e::workspace_root;
+
+use super::ALERT_TEXT;
+
+/// Where the run's screenshots go.
+fn shots_dir() -> PathBuf {
+    let dir = workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub(super) const TAB: char = '\u{E004}';
+pub(super) const ENTER: char = '\u{E007}';
+const SHIFT: char = '\u{E008}';
+/// Markers for [`Browser::keys`]: hold and release Shift.
+pub(super) const SHIFT_DOWN: char = '\u{F001}';
+pub(super) const SHIFT_UP: char = '\u{F002}';
+
+/// The states the README shows.
+const README_SHOTS: &[&str] = &["status-off", "scan", "done"];
+
+/// `POST /session/{id}/se/log {"type":"browser"}`: Chromium's console, through chromedriver.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// Which browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+}
+
+/// The Chromium binary and flags root needs, as `cargo xtask setup` wrote them for wasm-pack
+/// (one source of truth: wasm-pack.toml), plus the window size and a fresh profile.
+fn chromium_caps(profile: &tempfile::TempDir) -> serde_json::Map<String, Value> {
+    let webdriver_json = workspace_root().join("crate/webdriver.json");
+    let caps: Value = serde_json::from_str(
+        &std::fs::read_to_string(&webdriver_json).unwrap_or_else(|e| {
+            panic!("{}: {e}; run `cargo xtask setup`", webdriver_json.display())
+        }),
+    )
+    .unwrap();
+    let mut chrome = caps["goog:chromeOptions"].clone();
+    let args = chrome["args"].as_array_mut().unwrap();
+    args.push(json!("--window-size=1280,720"));
+    args.push(json!(format!(
+        "--user-data-dir={}",
+        profile.path().display()
+    )));
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert("goog:chromeOptions".into(), chrome);
+    capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    capabilities
+}
+
+/// Debian's Firefox ESR, headless, kept off the network (there is none here).
+fn firefox_caps() -> serde_json::Map<String, Value> {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("firefox"));
+    capabilities.insert(
+        "moz:firefoxOptions".into(),
+        json!({
+            "binary": "/usr/bin/firefox-esr",
+            "args": ["-headless", "--width=1280", "--height=720"],
+            "prefs": {
+                "app.update.enabled": false,
+                "browser.shell.checkDefaultBrowser": false,
+                "datareporting.policy.dataSubmissionEnabled": false,
+                "network.captive-portal-service.enabled": false,
+                "network.connectivity-service.enabled": false,
+                "toolkit.telemetry.enabled": false,
+                "browser.safebrowsing.malware.enabled": false,
+                "browser.safebrowsing.phishing.enabled": false,
+            }
+        }),
+    );
+    capabilities
+}
+
+/// geckodriver, as `cargo xtask setup` installs it (crates.io, into cargo's bin directory).
+fn geckodriver() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    home.join("bin/geckodriver")
+}
+
+/// A browser under its WebDriver server, with a fresh profile, at 1280×720.
+pub struct Browser {
+    pub client: Client,
+    pub engine: Engine,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shot: usize,
+}
+
+impl Browser {
+    /// Chromium (`chromium` + `chromium-driver` from Debian).
+    pub async fn start() -> Browser {
+        Browser::start_engine(Engine::Chromium).await
+    }
+
+    pub async fn start_engine(engine: Engine) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let (driver_bin, capabilities) = match engine {
+            Engine::Chromium => ("/usr/bin/chromedriver".into(), chromium_caps(&profile)),
+            Engine::Firefox => (geckodriver(), firefox_caps()),
+        };
+        let port = free_port();
+        let driver = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (`cargo xtask setup` installs it)",
+                    driver_bin.display()
+                )
+            });
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = loop {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("{}: {e}", driver_bin.display()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        if engine == Engine::Firefox {
+            // Firefox's --width/--height size the window; make the viewport 1280×720 at most.
+            client.set_window_size(1280, 720).await.unwrap();
+        }
+        Browser {
+            client,
+            driver,
+            engine,
+            _profile: profile,
+            shot: 0,
+        }
+    }
+
+    /// Saves a PNG of the viewport as `target/e2e/<prefix>-NN-<name>.png` and returns its bytes.
+    /// With `TFA_UPDATE_SCREENSHOTS=1`, the README's pictures (tests/screenshots/<name>.png) are
+    /// refreshed too, for the states the README shows.
+    pub async fn screenshot(&mut self, prefix: &str, name: &str) -> Vec<u8> {
+        self.shot += 1;
+        let png = self.client.screenshot().await.unwrap();
+        let engine = match self.engine {
+            Engine::Chromium => "",
+            Engine::Firefox => "firefox-",
+        };
+        let path = shots_dir().join(format!("{engine}{prefix}-{:02}-{name}.png", self.shot));
+        std::fs::write(&path, &png).unwrap();
+        if std::env::var_os("TFA_UPDATE_SCREENSHOTS").is_some()
+            && README_SHOTS.contains(&name)
+            && prefix == "flow"
+            && self.engine == Engine::Chromium
+        {
+            let dir = workspace_root().join("tests/screenshots");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        }
+        png
+    }
+
+    /// Console messages at level SEVERE since the last call (Chromium's console errors,
+    /// uncaught exceptions and failed loads). geckodriver has no such log (only WebDriver
+    /// BiDi), so under Firefox this is always empty: the console is checked in Chromium.
+    pub async fn console_errors(&self) -> Vec<String> {
+        if self.engine == Engine::Firefox {
+            return Vec::new();
+        }
+        let log = self.client.issue_cmd(BrowserLog).await.unwrap();
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Presses keys (WebDriver key codes for Tab, Enter, Shift) on whatever has focus.
+    pub async fn keys(&self, keys: &[char]) {
+        let mut seq = KeyActions::new("keyboard".into());
+        for &k in keys {
+            seq = match k {
+                SHIFT_DOWN => seq.then(KeyAction::Down { value: SHIFT }),
+                SHIFT_UP => seq.then(KeyAction::Up { value: SHIFT }),
+                _ => seq
+                    .then(KeyAction::Down { value: k })
+                    .then(KeyAction::Up { value: k }),
+            };
+        }
+        self.client.perform_actions(seq).await.unwrap();
+    }
+
+    /// What has focus inside the element: its `data-action`, `data-ref`, id or tag name.
+    pub async fn focused(&self) -> String {
+        self.js(
+            "const e = document.querySelector('tfa-enrollment').shadowRoot.activeElement; \
+             return e ? (e.dataset.action || e.dataset.ref || e.id || e.tagName.toLowerCase()) : 'none';",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Fails on any console error since the last look.
+    pub async fn assert_quiet_console(&self) {
+        let errors = self.console_errors().await;
+        assert!(errors.is_empty(), "console errors: {errors:#?}");
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until `script` (an expression) is truthy.
+    pub async fn wait_js(&self, script: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.js(&format!("return !!({script});")).await;
+            if v == json!(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let alert = self.js(ALERT_TEXT).await;
+                panic!("timed out waiting for {what} ({script}); page alert: {alert}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An element inside the `<tfa-enrollment>` shadow root.
+    pub async fn shadow(&self, css: &str) -> Element {
+        let host = self
+            .client
+            .find(Locator::Css("tfa-enrollment"))
+            .await
+            .unwrap();
+        host.shadow_root()
+            .await
+            .unwrap()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+    }
+
+    pub async fn wait_state(&self, state: &str) {
+        self.wait_js(
+            &format!(
+                "document.querySelector('tfa-enrollment')?.getAttribute('state') === '{state}'"
+            ),
+            &format!("the page's “{state}” state"),
+        )
+        .await;
+    }
+
+    /// Ends the WebDriver session (the browser quits); dropping then stops the driver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// The driver process goes with the `Browser`, also when a failed assertion unwinds past
+/// `close`, so that no chromedriver or geckodriver outlives its test.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

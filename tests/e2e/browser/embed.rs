@@ -1,0 +1,95 @@
+//! The custom element on a plain host page (`embed.html`): refused outside the cpsess path,
+//! styles scoped but themable, `apiBaseFor`, the clock-skew warning, and the refusal of a QR
+//! whose otpauth URI and secret disagree.
+
+use serde_json::json;
+
+use super::{login, Browser, Target, ALERT_TEXT, ALERT_TEXT_EXPR};
+
+/// The custom element on a plain host page: styles scoped, themable, and working.
+pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
+    let prefix = login(b, t).await;
+    // Outside the session's cpsess path the server refuses the cookie alone ("Token denied");
+    // the element says so and offers to try again instead of hanging on "Loading…".
+    b.client
+        .goto(&format!("{}/embed.html", t.base_url))
+        .await
+        .unwrap();
+    b.wait_state("error").await;
+    let alert = b.js(ALERT_TEXT).await;
+    assert_eq!(alert, json!("Token denied"));
+    assert!(b
+        .shadow("[data-action=retry]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    let errors = b.console_errors().await;
+    assert!(
+        errors.iter().all(|e| e.contains("status of 403")),
+        "only the refused API call may log: {errors:#?}"
+    );
+    b.client
+        .goto(&format!("{}{prefix}embed.html", t.base_url))
+        .await
+        .unwrap();
+    b.wait_state("status").await;
+    // The host page's `button { background: hotpink }` does not leak in; its custom property does.
+    let setup = b.shadow("[data-action=setup]").await;
+    let bg = setup.css_value("background-color").await.unwrap();
+    // WebDriver reports colours as rgba().
+    assert_eq!(bg, "rgba(111, 45, 189, 1)", "themed by --tfa-accent");
+    let host_h1 = b
+        .js("return getComputedStyle(document.querySelector('h1')).fontFamily;")
+        .await;
+    assert!(host_h1.as_str().unwrap().contains("Georgia"));
+    // apiBaseFor honours an explicit attribute over the location.
+    let api = b
+        .js("const el = document.createElement('div'); el.setAttribute('api-base', '/custom'); \
+             return import(new URL('app.js', location.href)).then(m => [m.apiBaseFor(el), \
+             m.apiBaseFor(document.createElement('div'), {pathname: '/cpsess0123456789/frontend/jupiter/tfa/index.html'}), \
+             m.apiBaseFor(document.createElement('div'), {pathname: '/tfa/index.html'})]);")
+        .await;
+    assert_eq!(api, json!(["/custom/", "/cpsess0123456789/", "/"]));
+    b.screenshot("embed", "custom-element").await;
+
+    // A browser clock 2 minutes fast: the page compares it with the server's Date header.
+    b.js("const real = Date.now; Date.now = () => real.call(Date) + 120000; return 1;")
+        .await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_state("setup").await;
+    let warning = b.shadow("[data-ref=clockWarning]").await;
+    assert!(warning.is_displayed().await.unwrap());
+    let text = warning.text().await.unwrap();
+    assert!(text.contains("seconds ahead of the server"), "{text}");
+    b.screenshot("embed", "clock-warning").await;
+
+    // A server whose otpauth URI and `secret` disagree (as in cPanel's own doc sample) would
+    // make set-up impossible: the page refuses to show that QR and says why.
+    b.shadow("[data-action=cancel-setup]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_state("status").await;
+    b.js("const orig = window.fetch.bind(window); \
+          window.fetch = async (input, init) => { \
+            const res = await orig(input, init); \
+            if (!String(input).includes('generate_user_configuration')) return res; \
+            const j = await res.json(); j.data.secret = 'AAAAAAAAAAAAAAAA'; \
+            return new Response(JSON.stringify(j), { status: res.status, headers: res.headers }); }; \
+          return 1;")
+        .await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_js(
+        &format!("(({ALERT_TEXT_EXPR}) || '').includes('differs')"),
+        "the mismatch refusal",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('tfa-enrollment').getAttribute('state');")
+            .await,
+        json!("status")
+    );
+    b.assert_quiet_console().await;
+}

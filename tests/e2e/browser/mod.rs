@@ -1,0 +1,83 @@
+//! The enrollment page, driven in Debian's headless Chromium through chromedriver (fantoccini),
+//! against the real `tfa serve` process: log in, set up, decode the QR from a screenshot with an
+//! independent decoder, type the code, reload, a wrong code, a drifted code, remove; the page
+//! under `/cpsessNNNNNNNNNN/` and as a custom element on a plain host page; an axe-core check;
+//! and no console error anywhere. PNGs of each step are saved under `target/e2e/`.
+//!
+//! - `driver`: chromedriver / geckodriver, the WebDriver session, and the page helpers;
+//! - `oracle`: the independent QR decoder and TOTP code the page is checked against;
+//! - `flow`: the enrollment flow, step by step, with its layout checks;
+//! - `embed`: the custom element on a plain host page;
+//! - `a11y`: axe-core and the keyboard-only flow.
+
+mod a11y;
+mod driver;
+mod embed;
+mod flow;
+mod oracle;
+
+use fantoccini::Locator;
+use serde_json::Value;
+
+pub use a11y::accessibility;
+pub use driver::{Browser, Engine};
+pub use embed::custom_element;
+pub use flow::enrollment_flow;
+
+/// What a test needs of the running server.
+pub struct Target<'a> {
+    pub base_url: &'a str,
+    pub user: &'a str,
+    pub pass: &'a str,
+    /// Runs `tfa whmapi1 twofactorauth_get_user_configs --output=json` on the server's store.
+    pub whm_configs: &'a dyn Fn() -> Value,
+}
+
+/// Logs in through `/login` and returns the `/cpsessNNNNNNNNNN/` prefix the server redirected to.
+pub async fn login(b: &Browser, t: &Target<'_>) -> String {
+    b.client
+        .goto(&format!("{}/login", t.base_url))
+        .await
+        .unwrap();
+    let form = b.client.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("user", t.user).await.unwrap();
+    form.set_by_name("pass", t.pass).await.unwrap();
+    form.submit().await.unwrap();
+    b.wait_js(
+        "/\\/cpsess\\d{10}\\//.test(location.pathname)",
+        "the cpsess redirect",
+    )
+    .await;
+    let path = b.client.current_url().await.unwrap().path().to_owned();
+    let prefix: String = path.chars().take("/cpsess0123456789/".len()).collect();
+    assert!(
+        prefix.starts_with("/cpsess") && prefix.ends_with('/'),
+        "{path}"
+    );
+    prefix
+}
+
+/// The text of the page's alert, or null when it is hidden (a script body).
+const ALERT_TEXT: &str =
+    "const a = document.querySelector('tfa-enrollment')?.shadowRoot?.querySelector('[data-ref=alert]'); return a && !a.hidden ? a.textContent : null;";
+
+/// The same, as an expression.
+const ALERT_TEXT_EXPR: &str =
+    "(() => { const a = document.querySelector('tfa-enrollment')?.shadowRoot?.querySelector('[data-ref=alert]'); return a && !a.hidden ? a.textContent : null; })()";
+
+/// Records every fetch the page makes, and the JSON of generate_user_configuration.
+const RECORD_FETCHES: &str = r#"
+if (!window.__tfaCalls) {
+  window.__tfaCalls = [];
+  const orig = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = String(input);
+    window.__tfaCalls.push(url);
+    const res = await orig(input, init);
+    if (url.includes('generate_user_configuration')) {
+      res.clone().json().then((j) => { window.__tfaGenerated = j; });
+    }
+    return res;
+  };
+}
+return true;"#;

@@ -63,7 +63,7 @@ fn verify_window_replay_and_malformed() {
     assert_eq!(get(&bad, "reason").as_string().unwrap(), "invalid");
     assert_eq!(
         get(&bad, "message").as_string().unwrap(),
-        "The security code is invalid."
+        "That code does not match this key at the current time."
     );
     let replay = wasm::verify_code(RFC_SECRET, "081804", t, None, Some(0x23523EC as f64)).unwrap();
     assert_eq!(get(&replay, "reason").as_string().unwrap(), "replayed");

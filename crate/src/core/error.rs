@@ -77,7 +77,7 @@ impl fmt::Display for Error {
                 f,
                 "The secret has {len} characters, which is not a valid base32 length; check for a missing or extra character."
             ),
-            Error::TokenEmpty => f.write_str("No security code specified."),
+            Error::TokenEmpty => f.write_str("The security code is empty."),
             Error::TokenLength { len } => write!(
                 f,
                 "The security code must be exactly 6 digits; {len} characters were given."

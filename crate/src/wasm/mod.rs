@@ -163,7 +163,8 @@ pub fn verify_code(
             ok: false,
             step: None,
             reason: Some("invalid"),
-            message: Some("The security code is invalid.".to_owned()),
+            // The page's own words: cPanel's wording belongs to the server's error map.
+            message: Some("That code does not match this key at the current time.".to_owned()),
         },
         Err(Rejection::Replayed { step }) => Verdict {
             ok: false,

@@ -32,3 +32,16 @@ pub fn whm_ok(command: &str, data: Value) -> String {
         r#"{{"data":{data},"metadata":{{"command":"{command}","reason":"OK","result":1,"version":1}}}}"#
     )
 }
+
+/// Asserts that `text`, the answer to a refused security code at login, with Basic auth or
+/// with `X-CPANEL-OTP`, says the code is invalid and names no clock offset (no direction, no
+/// size), which would guide a guesser. `what` names the case in the failure message.
+pub fn assert_invalid_code_without_offset(text: &str, what: &str) {
+    assert!(
+        text.contains("The security code is invalid."),
+        "{what}: {text}"
+    );
+    for word in ["second", "minute", "ahead", "behind"] {
+        assert!(!text.contains(word), "{what} hints {word:?}: {text}");
+    }
+}

@@ -18,7 +18,9 @@ mod files;
 mod http;
 mod totp;
 
-pub use envelope::{uapi_err, uapi_ok, whm_meta, whm_ok, INVALID_SET};
+pub use envelope::{
+    assert_invalid_code_without_offset, uapi_err, uapi_ok, whm_meta, whm_ok, INVALID_SET,
+};
 pub use files::{mode, read_json};
 pub use http::{basic, form, Reply};
 pub use totp::code;

@@ -3,6 +3,10 @@
 //! Chromium (browser.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse_accounts;
+mod abuse_network;
+mod abuse_passwords;
+mod abuse_web;
 mod browser;
 mod cli;
 mod http;
@@ -25,6 +29,7 @@ fn page_server(user: &str, pass: &str) -> (Server, tempfile::TempDir) {
     let server = Server::start(ServerOptions {
         data_dir: Some(data),
         www: Some(www),
+        ..ServerOptions::default()
     });
     (server, tmp)
 }

@@ -164,6 +164,13 @@ pub struct ServerOptions {
     pub data_dir: Option<PathBuf>,
     /// `--www DIR`, the enrollment page.
     pub www: Option<PathBuf>,
+    /// More `tfa serve` options (limits, timeouts).
+    pub args: Vec<String>,
+    /// Resource limits for the server process, as `prlimit` takes them (`--nofile=1024`,
+    /// `--as=…`): the server runs under `prlimit` when this is not empty.
+    pub prlimit: Vec<String>,
+    /// More environment variables for the server (`RUST_LOG`, …).
+    pub env: Vec<(String, String)>,
 }
 
 impl ServerOptions {
@@ -171,7 +178,7 @@ impl ServerOptions {
     pub fn with_data_dir(dir: &Path) -> ServerOptions {
         ServerOptions {
             data_dir: Some(dir.to_path_buf()),
-            www: None,
+            ..ServerOptions::default()
         }
     }
 }
@@ -211,8 +218,24 @@ impl Server {
         };
         let log_path = files.path().join("server.log");
         let stdout_path = files.path().join("server.out");
-        let mut cmd = tfa_command(&data_dir);
+        let mut cmd = if opts.prlimit.is_empty() {
+            tfa_command(&data_dir)
+        } else {
+            let inner = tfa_command(&data_dir);
+            let mut outer = Command::new("prlimit");
+            outer.args(&opts.prlimit).arg("--").arg(inner.get_program());
+            outer.args(inner.get_args());
+            for (k, v) in inner.get_envs() {
+                match v {
+                    Some(v) => outer.env(k, v),
+                    None => outer.env_remove(k),
+                };
+            }
+            outer
+        };
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&opts.args)
+            .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
             .stderr(std::fs::File::create(&log_path).expect("log file"));

@@ -6,6 +6,7 @@
 //! A new benchmark (durable writes, import, QR, TOTP, ...) is one more `fn(&Ctx) -> Result`
 //! and one more row in [`BENCHES`].
 
+mod attack;
 mod load;
 mod process;
 
@@ -22,7 +23,7 @@ use process::{Server, TempDir};
 type Bench = fn(&Ctx) -> Result;
 
 /// Every benchmark, in the order a bare `cargo xtask bench` runs them.
-const BENCHES: &[(&str, Bench)] = &[("server", bench_server)];
+const BENCHES: &[(&str, Bench)] = &[("server", bench_server), ("attack", attack::bench_attack)];
 
 /// The second token measure's store: a busy host's worth of tokens over many accounts.
 const TOKENS: u64 = 30_000;
@@ -99,7 +100,15 @@ fn build_servers(ctx: &Ctx) -> Result<Binaries> {
     println!("bench: building tfa and the hello_axum baseline (server profile)");
     let out = ctx
         .cmd("cargo")
-        .args(["build", "--profile", "server", "-p", "tfa", "--features", "server"])
+        .args([
+            "build",
+            "--profile",
+            "server",
+            "-p",
+            "tfa",
+            "--features",
+            "server",
+        ])
         .args(["--bin", "tfa", "--example", "hello_axum"])
         .args(["--message-format", "json-render-diagnostics"])
         .stderr(Stdio::inherit())

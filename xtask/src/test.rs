@@ -73,6 +73,10 @@ impl Ctx {
             "xtask",
             run_counting(self.cmd("cargo").args(["test", "-p", "xtask"]))?,
         );
+        tally.add(
+            "test kit (its TOTP against the RFC's vectors)",
+            run_counting(self.cmd("cargo").args(["test", "-p", "tfa-testkit"]))?,
+        );
         section("tier: end to end (real server; Chromium and Firefox over WebDriver)");
         tally.add(
             "end to end",

@@ -1,5 +1,6 @@
 //! Administration on the box: opening (and seeding) the store, the hostname, accounts,
-//! webmail addresses and team users with their passwords, and API tokens.
+//! webmail addresses and team users with their passwords, and API tokens (create, list,
+//! revoke).
 //!
 //! Passwords are printed only when this program made them up; tokens only once, at creation.
 
@@ -8,7 +9,9 @@ use std::path::Path;
 
 use tfa::server::auth::{hash_password, new_token, sha256};
 use tfa::server::{self, ApiError};
-use tfa::store::{check_name, Account, AccountKind, Identity, IdentityKind, Store, StoreError};
+use tfa::store::{
+    check_account_name, check_name, Account, AccountKind, Identity, IdentityKind, Store, StoreError,
+};
 
 use super::args::AccountCommand;
 use super::error::{usage, CliError};
@@ -145,10 +148,13 @@ pub fn account(store: &Store, cmd: AccountCommand) -> Result<(), CliError> {
             domain,
             password_stdin,
         } => {
-            check_name(&name).map_err(|why| usage(format!("invalid account name: {why}")))?;
             if name.contains('@') {
                 return Err(usage("an account name cannot contain “@”; use `account add-webmail` or `account add-team`"));
             }
+            // cPanel's username rules, for resellers as for cPanel users (the store checks
+            // again).
+            check_account_name(&name)
+                .map_err(|why| usage(format!("invalid account name: {why}")))?;
             let domain = domain.unwrap_or_else(|| format!("{name}.example"));
             check_name(&domain).map_err(|why| usage(format!("invalid domain: {why}")))?;
             let password = NewPassword::read(password_stdin)?;
@@ -236,7 +242,7 @@ pub fn account(store: &Store, cmd: AccountCommand) -> Result<(), CliError> {
             let password = NewPassword::read(password_stdin)?;
             let (who, hash) = (name.clone(), password.hash.clone());
             store.write(move |w| w.set_password(&who, &hash))?;
-            println!("Set the password of “{name}”.");
+            println!("Set the password of “{name}”; its browser sessions have ended.");
             password.show_if_generated();
         }
         AccountCommand::List => {
@@ -264,12 +270,7 @@ pub fn account(store: &Store, cmd: AccountCommand) -> Result<(), CliError> {
 }
 
 pub fn token_create(store: &Store, name: &str) -> Result<(), CliError> {
-    check_name(name).map_err(|why| usage(format!("invalid name: {why}")))?;
-    if store.read(|r| r.account(name))?.is_none() {
-        return Err(usage(format!(
-            "no account is named “{name}” (tokens are for accounts)"
-        )));
-    }
+    token_account(store, name)?;
     let token = new_token()?;
     let (now, owner, hash) = (server::system_clock(), name.to_owned(), sha256(&token));
     store.write(move |w| w.add_token(&owner, &hash, now))?;
@@ -278,6 +279,69 @@ pub fn token_create(store: &Store, name: &str) -> Result<(), CliError> {
     );
     println!("{token}");
     Ok(())
+}
+
+/// The account a token command is about: it must exist (tokens are for accounts).
+fn token_account(store: &Store, name: &str) -> Result<(), CliError> {
+    check_name(name).map_err(|why| usage(format!("invalid name: {why}")))?;
+    if store.read(|r| r.account(name))?.is_none() {
+        return Err(usage(format!(
+            "no account is named “{name}” (tokens are for accounts)"
+        )));
+    }
+    Ok(())
+}
+
+/// `token list NAME`: one line per token, `ID<TAB>CREATED_UNIX<TAB>CREATED_UTC`, oldest first.
+pub fn token_list(store: &Store, name: &str) -> Result<(), CliError> {
+    token_account(store, name)?;
+    for t in store.read(|r| r.tokens_of(name))? {
+        println!("{}\t{}\t{}", t.id, t.created, utc(t.created));
+    }
+    Ok(())
+}
+
+/// `token revoke NAME ID` (`id` given) or `token revoke NAME --all` (`id` is `None`). The
+/// next request with a revoked token is refused.
+pub fn token_revoke(store: &Store, name: &str, id: Option<i64>) -> Result<(), CliError> {
+    token_account(store, name)?;
+    let owner = name.to_owned();
+    match id {
+        Some(id) => {
+            if !store.write(move |w| w.revoke_token(&owner, id))? {
+                return Err(usage(format!(
+                    "“{name}” has no token {id} (see `tfa token list {name}`)"
+                )));
+            }
+            println!("Revoked token {id} of “{name}”.");
+        }
+        None => {
+            let n = store.write(move |w| w.revoke_tokens(&owner))?;
+            println!("Revoked {n} token(s) of “{name}”.");
+        }
+    }
+    Ok(())
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+fn utc(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil, on days since 1970-01-01 shifted to an era of 0000-03-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
 }
 
 fn add_identity(

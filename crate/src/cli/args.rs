@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tfa::server::auth::PASSWORD_LIMITS;
+use tfa::store::Writer;
 
 /// A cPanel-compatible two-factor authentication server and its admin tools.
 #[derive(Debug, Parser)]
@@ -51,6 +53,48 @@ pub struct ServeArgs {
     /// The enrollment page's directory (default: ./www if it exists).
     #[arg(long)]
     pub www: Option<PathBuf>,
+    /// Seconds a client has to send a complete request head, from connecting (or from the
+    /// end of its last response).
+    #[arg(long, env = "TFA_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a connection with no request in flight stays open.
+    #[arg(long, env = "TFA_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Seconds a client has to send a request body after its head.
+    #[arg(long, env = "TFA_BODY_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// Open connections at most (default: the open-file limit, raised to its hard limit, less
+    /// 128 kept for the database and logs).
+    #[arg(long, env = "TFA_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
+    /// Wrong passwords for one login name, within --password-window, that lock the name
+    /// (even the right password is then refused until the lock ends).
+    #[arg(long, env = "TFA_PASSWORD_LIMIT_USER", default_value_t = PASSWORD_LIMITS.identity.max_failures, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub password_limit_user: u64,
+    /// Wrong passwords from one client address, for any names (known or not), within
+    /// --password-window, that lock the address.
+    #[arg(long, env = "TFA_PASSWORD_LIMIT_IP", default_value_t = PASSWORD_LIMITS.ip.max_failures, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub password_limit_ip: u64,
+    /// Seconds over which wrong passwords are counted.
+    #[arg(long, env = "TFA_PASSWORD_WINDOW", default_value_t = PASSWORD_LIMITS.identity.window_secs, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub password_window: u64,
+    /// Seconds a password lockout lasts.
+    #[arg(long, env = "TFA_PASSWORD_LOCK", default_value_t = PASSWORD_LIMITS.identity.lock_secs, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub password_lock: u64,
+    /// Password hashes (argon2id, 19 MiB each) run at a time (default: one per core, at
+    /// most 16).
+    #[arg(long, env = "TFA_HASH_WORKERS", value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub hash_workers: Option<u64>,
+    /// Password checks that may wait for a hashing turn; beyond them a request is refused at
+    /// once with 503 and Retry-After (default: 32 per worker, at least 64).
+    #[arg(long, env = "TFA_HASH_QUEUE", value_parser = clap::value_parser!(u64).range(0..=4096))]
+    pub hash_queue: Option<u64>,
+    /// Days an audit row is kept (0: no age limit).
+    #[arg(long, env = "TFA_AUDIT_KEEP_DAYS", default_value_t = Writer::AUDIT_KEEP_DAYS, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub audit_keep_days: u64,
+    /// Audit rows kept at most, the oldest removed first (0: no row limit).
+    #[arg(long, env = "TFA_AUDIT_MAX_ROWS", default_value_t = Writer::AUDIT_MAX_ROWS)]
+    pub audit_max_rows: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +144,18 @@ pub enum AccountCommand {
 pub enum TokenCommand {
     /// Create an API token for an account; printed once, on the last line.
     Create { name: String },
+    /// List an account's API tokens: number and creation time (never the token or its hash).
+    List { name: String },
+    /// Revoke one of an account's API tokens by its number (see `token list`), or all of them.
+    Revoke {
+        name: String,
+        /// The token's number, as `token list` prints it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Revoke every token of the account.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

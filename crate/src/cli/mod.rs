@@ -48,6 +48,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::serve(store, &hostname, args).await?,
         Command::Account(cmd) => admin::account(&store, cmd)?,
         Command::Token(TokenCommand::Create { name }) => admin::token_create(&store, &name)?,
+        Command::Token(TokenCommand::List { name }) => admin::token_list(&store, &name)?,
+        Command::Token(TokenCommand::Revoke { name, id, all }) => {
+            admin::token_revoke(&store, &name, if all { None } else { id })?
+        }
         Command::Uapi(args) => return api::uapi(AppState::new(store, &hostname, None), args).await,
         Command::Whmapi1(args) => {
             return api::whmapi1(AppState::new(store, &hostname, None), args).await

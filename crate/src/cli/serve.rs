@@ -1,14 +1,18 @@
 //! `tfa serve`: binds the listener, prints where to go, and runs the server until SIGTERM.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use tfa::server::hashing::Hasher;
+use tfa::server::listen::{connection_cap_from_file_limit, Timeouts};
 use tfa::server::{self, AppState};
-use tfa::store::Store;
+use tfa::store::{Limit, Limits, Store};
 
 use super::args::ServeArgs;
 use super::error::{usage, CliError};
 
 pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), CliError> {
+    let (password_limits, hasher) = password_settings(&args);
     let www = args.www.or_else(|| {
         let default = PathBuf::from("www");
         default.join("index.html").exists().then_some(default)
@@ -33,10 +37,78 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
             tracing::info!(%addr, hostname, "tfa serving (no --www: the enrollment page is not served)")
         }
     }
-    let state = AppState::new(store, hostname, www);
-    server::run(listener, state, server::shutdown_signal())
-        .await
-        .map_err(|e| CliError::Io(format!("server error: {e}")))?;
+    let timeouts = Timeouts {
+        header: Duration::from_secs(args.header_timeout),
+        idle: Duration::from_secs(args.idle_timeout),
+        body: Duration::from_secs(args.body_timeout),
+    };
+    let from_files = connection_cap_from_file_limit();
+    let max_connections = args.max_connections.map_or(from_files, |n| {
+        usize::try_from(n).unwrap_or(from_files).min(from_files)
+    });
+    audit_retention(&store, args.audit_keep_days, args.audit_max_rows)?;
+    let state = AppState::new(store, hostname, www)
+        .with_body_timeout(timeouts.body)
+        .with_password_limits(password_limits)
+        .with_hasher(hasher);
+    server::run(
+        listener,
+        state,
+        server::shutdown_signal(),
+        timeouts,
+        max_connections,
+    )
+    .await
+    .map_err(|e| CliError::Io(format!("server error: {e}")))?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The wrong-password limits and the hashing pool the options ask for, logged once.
+fn password_settings(args: &ServeArgs) -> (Limits, Hasher) {
+    let limit = |max_failures| Limit {
+        max_failures,
+        window_secs: args.password_window,
+        lock_secs: args.password_lock,
+    };
+    let limits = Limits {
+        identity: limit(args.password_limit_user),
+        ip: limit(args.password_limit_ip),
+    };
+    let workers = args
+        .hash_workers
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or_else(Hasher::default_workers);
+    let queue = args
+        .hash_queue
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or_else(|| Hasher::default_queue(workers));
+    let hasher = Hasher::new(workers, queue);
+    tracing::info!(
+        per_name = args.password_limit_user,
+        per_address = args.password_limit_ip,
+        window_secs = args.password_window,
+        lock_secs = args.password_lock,
+        hash_workers = hasher.workers(),
+        hash_queue = hasher.queue(),
+        "password limits"
+    );
+    (limits, hasher)
+}
+
+/// Stores the audit log's retention and applies it now, in batches (a lowered limit may
+/// leave many rows to remove); from then on each new row prunes a few.
+fn audit_retention(store: &Store, keep_days: u64, max_rows: u64) -> Result<(), CliError> {
+    store.write(move |w| w.set_audit_retention(keep_days, max_rows))?;
+    let now = server::system_clock();
+    let mut removed = 0;
+    loop {
+        let batch = store.write(move |w| w.prune_audit(now, 10_000))?;
+        if batch == 0 {
+            break;
+        }
+        removed += batch;
+    }
+    tracing::info!(keep_days, max_rows, removed, "audit retention");
     Ok(())
 }

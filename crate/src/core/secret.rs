@@ -1,8 +1,9 @@
 //! The shared TOTP secret: cPanel's base32 text and the key bytes it stands for.
 //!
 //! Owns generation (10 random bytes in, 16 characters of `A-Z2-7` out, as cPanel does), the
-//! strict validator the API uses, and the lenient parser for keys that people type. It must never
-//! print a secret: `Debug` is redacted and there is no `Display`.
+//! strict validator the API uses (with the length bound for secrets that clients choose), and
+//! the lenient parser for keys that people type. It must never print a secret: `Debug` is
+//! redacted and there is no `Display`.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -14,6 +15,11 @@ use super::Error;
 
 /// How many random bytes make a cPanel secret (80 bits, 16 base32 characters).
 pub const RANDOM_BYTES: usize = 10;
+
+/// The fewest characters of a secret that a client chooses: 16, cPanel's own 80 bits.
+pub const MIN_CHOSEN_CHARS: usize = 16;
+/// The most characters of a secret that a client chooses: 128, 640 bits.
+pub const MAX_CHOSEN_CHARS: usize = 128;
 
 const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -53,6 +59,24 @@ impl Secret {
             text: Zeroizing::new(text.to_owned()),
             key,
         })
+    }
+
+    /// The validator for a secret a client chooses (enrollment, an administrator's replacement,
+    /// an import): [`Secret::parse`], then a length of [`MIN_CHOSEN_CHARS`] to
+    /// [`MAX_CHOSEN_CHARS`] characters (80 to 640 bits). `parse` itself stays unbounded, as
+    /// cPanel's validator is, because it also reads secrets already stored.
+    pub fn parse_chosen(text: &str) -> Result<Secret, ChosenSecretError> {
+        let len = text.chars().count();
+        // Too long is refused before any decoding; too short only once it is valid base32,
+        // so that a text that is no secret at all is called invalid, not short.
+        if len > MAX_CHOSEN_CHARS {
+            return Err(ChosenSecretError::Size { len });
+        }
+        let secret = Secret::parse(text).map_err(ChosenSecretError::Invalid)?;
+        if len < MIN_CHOSEN_CHARS {
+            return Err(ChosenSecretError::Size { len });
+        }
+        Ok(secret)
     }
 
     /// The lenient parser for keys that people type or paste: lowercase, spaces, tabs and
@@ -103,6 +127,30 @@ impl Secret {
             out.push(ch.to_ascii_uppercase());
         }
         out
+    }
+}
+
+/// Why [`Secret::parse_chosen`] refused a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChosenSecretError {
+    /// Not base32 as the strict validator reads it.
+    Invalid(Error),
+    /// Base32, but with `len` characters: fewer than [`MIN_CHOSEN_CHARS`] or more than
+    /// [`MAX_CHOSEN_CHARS`].
+    Size { len: usize },
+}
+
+impl fmt::Display for ChosenSecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChosenSecretError::Invalid(e) => e.fmt(f),
+            ChosenSecretError::Size { len } => write!(
+                f,
+                "The secret has {len} characters; it must have {MIN_CHOSEN_CHARS} to {MAX_CHOSEN_CHARS} base32 characters ({} to {} bits).",
+                MIN_CHOSEN_CHARS * 5,
+                MAX_CHOSEN_CHARS * 5
+            ),
+        }
     }
 }
 
@@ -241,6 +289,47 @@ mod tests {
         );
         let msg = Secret::parse("JBSWY3DPEHPK3PX1").unwrap_err().to_string();
         assert!(msg.contains("“1”") && msg.contains("position 16"), "{msg}");
+    }
+
+    #[test]
+    fn chosen_secrets_have_16_to_128_characters() {
+        for len in [16, 18, 20, 24, 64, 127, 128] {
+            let text = "A".repeat(len);
+            let s = Secret::parse_chosen(&text).unwrap();
+            assert_eq!(s.expose(), text);
+        }
+        assert_eq!(
+            Secret::parse_chosen("jbswy3dpehpk3pxp").unwrap().key(),
+            Secret::parse("JBSWY3DPEHPK3PXP").unwrap().key()
+        );
+        for len in [2, 4, 5, 7, 8, 15, 129, 136, 40_000] {
+            assert_eq!(
+                Secret::parse_chosen(&"A".repeat(len)).unwrap_err(),
+                ChosenSecretError::Size { len },
+                "{len}"
+            );
+        }
+        // Not base32 at all: invalid, whatever the length (unless far too long).
+        assert_eq!(
+            Secret::parse_chosen("A").unwrap_err(),
+            ChosenSecretError::Invalid(Error::SecretLength { len: 1 })
+        );
+        assert_eq!(
+            Secret::parse_chosen("JBSWY3DPEHPK3PX1").unwrap_err(),
+            ChosenSecretError::Invalid(Error::SecretChar {
+                ch: '1',
+                position: 15
+            })
+        );
+        assert_eq!(
+            Secret::parse_chosen("").unwrap_err(),
+            ChosenSecretError::Invalid(Error::SecretEmpty)
+        );
+        let msg = Secret::parse_chosen("AA").unwrap_err().to_string();
+        assert!(
+            msg.contains("2 characters") && msg.contains("16 to 128"),
+            "{msg}"
+        );
     }
 
     #[test]

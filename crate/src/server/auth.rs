@@ -4,30 +4,55 @@
 //!
 //! Two phases, so that a token or session call is one store trip: [`credentials`] reads the
 //! headers before the trip (and, for Basic auth, checks the password: argon2 runs on the
-//! blocking pool, never inside a trip); [`resolve`] runs inside the request's trip and turns
-//! the credentials into a [`Caller`].
+//! bounded hashing pool of [`super::hashing`], never inside a trip); [`resolve`] runs inside
+//! the request's trip and turns the credentials into a [`Caller`].
+//!
+//! Passwords are throttled ([`check_password`]): wrong ones count per identity and per client
+//! address ([`PASSWORD_LIMITS`] by default), counted before the hash runs; a locked identity
+//! or address is refused even with the right password.
 //!
 //! Also the credential primitives: argon2id password hashes, SHA-256 token hashes, session
 //! ids. Every comparison of a secret value is constant-time or a lookup by a hash; nothing
-//! here logs a password, token, cookie or code.
+//! here logs a user name, password, token, cookie or code.
 
-use std::sync::OnceLock;
+use std::net::SocketAddr;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::SaltString;
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use super::error::{Api, ApiError};
+use super::hashing::{Memory, BUSY_RETRY_SECS};
 use super::{ops, random_bytes, AppState, Trip};
-use crate::store::{check_name, AccountKind, Principal};
+use crate::store::{
+    check_name, AccountKind, AuditKind, Limit, Limits, NewLocks, PasswordAttempt, Principal,
+};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cpsession";
 /// How long a browser session lives.
 pub const SESSION_SECS: u64 = 8 * 60 * 60;
+/// Wrong passwords: 10 in 15 minutes lock an identity for 15 minutes; 30 in 15 minutes from
+/// one client address, across names (known or not), lock that address for 15 minutes.
+/// `tfa serve --password-limit-user/--password-limit-ip/--password-window/--password-lock`
+/// change them.
+pub const PASSWORD_LIMITS: Limits = Limits {
+    identity: Limit {
+        max_failures: 10,
+        window_secs: 15 * 60,
+        lock_secs: 15 * 60,
+    },
+    ip: Limit {
+        max_failures: 30,
+        window_secs: 15 * 60,
+        lock_secs: 15 * 60,
+    },
+};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,42 +99,13 @@ impl Credentials {
     }
 }
 
-/// An argon2id hash (PHC string) of a password.
+/// An argon2id hash (PHC string, default parameters, random salt) of a password. For the
+/// command line: it hashes on this thread, in memory of its own.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let salt_bytes = random_bytes::<16>()?;
     let salt = SaltString::encode_b64(&salt_bytes)
         .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(format!("password hash: {e}")))
-}
-
-/// Checks a password against a stored hash (argon2 compares in constant time).
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// A hash to verify against when the user does not exist, so that both cases cost the same.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        SaltString::encode_b64(b"tfa-dummy-salt!!")
-            .ok()
-            .and_then(|salt| {
-                Argon2::default()
-                    .hash_password(b"not a password", &salt)
-                    .ok()
-                    .map(|h| h.to_string())
-            })
-            .unwrap_or_default()
-    })
+    Memory::default().hash(password.as_bytes(), &salt)
 }
 
 /// SHA-256 of a token or cookie: what the store keeps instead of the value.
@@ -134,37 +130,152 @@ pub fn new_session_ids() -> Result<(String, String), ApiError> {
     Ok((cookie, cpsess))
 }
 
-/// Verifies a login name and password: one read trip for the hash and the principal, then
-/// argon2 on the blocking pool. Unknown names cost the same as known ones.
+/// Where a password is checked; decides the audit event of a wrong one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordUse {
+    /// `POST /login`.
+    Login,
+    /// Basic auth on an API call.
+    Basic,
+}
+
+impl PasswordUse {
+    fn audit_kind(self) -> AuditKind {
+        match self {
+            PasswordUse::Login => AuditKind::FailedLogin,
+            PasswordUse::Basic => AuditKind::FailedBasicAuth,
+        }
+    }
+}
+
+/// What the counting job found before the hash runs.
+struct Counted {
+    row: i64,
+    hash: Option<String>,
+    principal: Option<Principal>,
+}
+
+fn password_locked(until: u64, now: u64) -> ApiError {
+    ApiError::PasswordLocked {
+        secs: until.saturating_sub(now),
+    }
+}
+
+/// Verifies a login name and password from `ip`, throttled:
+/// 1. a live lockout of the name or the address refuses it from a read (no write, no hash);
+/// 2. a place in the hashing queue, or a refusal at once ([`ApiError::Busy`]);
+/// 3. a hashing turn, awaited (a request dropped while it waits costs nothing more);
+/// 4. one write job checks the lock again, counts the attempt (pending its verdict) and reads
+///    the stored hash, so concurrent attempts never get more verdicts than the limits allow;
+/// 5. argon2 on the bounded pool (a name that matches nobody is hashed all the same);
+/// 6. one write job settles the attempt: a right password does not count, a wrong one is
+///    audited (an unknown name as a keyed hash, never as typed) and may start a lockout.
+///    This runs even if the client has gone meanwhile; if it went before the hash started,
+///    the hash is skipped and the attempt does not count.
 pub async fn check_password(
     state: &AppState,
     name: &str,
     password: &str,
+    ip: &str,
+    via: PasswordUse,
 ) -> Result<Option<Principal>, ApiError> {
-    if check_name(name).is_err() {
-        return Ok(None);
+    let now = state.now();
+    let limits = state.password_limits;
+    // Only a name that could be stored is looked up; any other matches nobody.
+    let lookup = check_name(name).is_ok().then(|| name.to_owned());
+    let locked = state.read(|r| Ok(r.password_locked_until(lookup.as_deref(), ip, now)?))?;
+    if let Some(until) = locked {
+        return Err(password_locked(until, now));
     }
-    let (hash, principal) = state.read(|r| Ok((r.password_hash(name)?, r.principal(name)?)))?;
-    let password = zeroize::Zeroizing::new(password.to_owned());
-    let ok = state
-        .blocking(move || {
-            Ok(
-                verify_password(hash.as_deref().unwrap_or_else(|| dummy_hash()), &password)
-                    && hash.is_some(),
-            )
+    let turn = state.hasher.admit()?.turn().await?;
+    let ip_count = ip.to_owned();
+    let counted = state
+        .write(move |w| {
+            let (hash, principal) = match lookup.as_deref() {
+                Some(n) => (w.password_hash(n)?, w.principal(n)?),
+                None => (None, None),
+            };
+            let identity = hash.as_ref().and(principal.as_ref()).map(Principal::name);
+            match w.begin_password_attempt(identity, &ip_count, now, limits)? {
+                PasswordAttempt::Counted(row) => Ok(Counted {
+                    row,
+                    hash,
+                    principal,
+                }),
+                PasswordAttempt::Locked { until } => Err(password_locked(until, now)),
+                PasswordAttempt::Crowded => Err(ApiError::Busy {
+                    retry_secs: BUSY_RETRY_SECS,
+                }),
+            }
         })
         .await?;
-    Ok(principal.filter(|_| ok))
+    let Counted {
+        row,
+        hash,
+        principal,
+    } = counted;
+    let known = hash
+        .as_ref()
+        .and(principal.as_ref())
+        .map(|p| p.name().to_owned());
+    // The typed name may be a password typed into the wrong field: it is wiped after use and
+    // reaches the store only as a keyed hash.
+    let typed = Zeroizing::new(name.to_owned());
+    let password = Zeroizing::new(password.as_bytes().to_vec());
+    let (store, ip) = (state.store.clone(), ip.to_owned());
+    let verdict = turn
+        .run(
+            move |memory: &mut Memory| memory.verify(hash.as_deref(), &password),
+            move |verdict| {
+                let locks = store.write(move |w| match verdict {
+                    Some(false) => Ok::<_, ApiError>(w.password_wrong(
+                        row,
+                        known.as_deref(),
+                        &typed,
+                        &ip,
+                        now,
+                        via.audit_kind(),
+                        "wrong user name or password",
+                        limits,
+                    )?),
+                    Some(true) | None => {
+                        w.password_right(row)?;
+                        Ok(NewLocks::default())
+                    }
+                })?;
+                if locks.identity || locks.ip {
+                    tracing::warn!(
+                        identity_locked = locks.identity,
+                        address_locked = locks.ip,
+                        "too many wrong passwords: lockout started"
+                    );
+                }
+                Ok::<_, ApiError>(verdict)
+            },
+        )
+        .await??;
+    Ok(principal.filter(|_| verdict == Some(true)))
+}
+
+/// The client's address from a request's parts (as [`super::request::client_ip`] reads it
+/// from the whole request), for throttling Basic auth.
+fn parts_ip(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
 /// Reads a request's credentials. Header credentials win; without them the session cookie is
-/// used. Basic auth's password is checked here; everything else waits for [`resolve`].
+/// used. Basic auth's password is checked here (throttled per name and per client address);
+/// everything else waits for [`resolve`].
 pub async fn credentials(
     state: &AppState,
-    headers: &HeaderMap,
+    parts: &Parts,
     cpsess: Option<&str>,
     api: Api,
 ) -> Result<Credentials, ApiError> {
+    let headers = &parts.headers;
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| ApiError::AccessDenied)?;
         let (scheme, rest) = value.trim().split_once(' ').ok_or(ApiError::AccessDenied)?;
@@ -172,7 +283,7 @@ pub async fn credentials(
         return match scheme.to_ascii_lowercase().as_str() {
             "cpanel" if api == Api::Uapi => token_credentials(rest),
             "whm" if api == Api::Whm => token_credentials(rest),
-            "basic" => basic_credentials(state, headers, rest).await,
+            "basic" => basic_credentials(state, parts, rest).await,
             _ => Err(ApiError::AccessDenied),
         };
     }
@@ -196,16 +307,17 @@ fn token_credentials(text: &str) -> Result<Credentials, ApiError> {
 
 async fn basic_credentials(
     state: &AppState,
-    headers: &HeaderMap,
+    parts: &Parts,
     encoded: &str,
 ) -> Result<Credentials, ApiError> {
+    let headers = &parts.headers;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|_| ApiError::AccessDenied)?;
     let decoded = zeroize::Zeroizing::new(decoded);
     let text = std::str::from_utf8(&decoded).map_err(|_| ApiError::AccessDenied)?;
     let (user, password) = text.split_once(':').ok_or(ApiError::AccessDenied)?;
-    let principal = check_password(state, user, password)
+    let principal = check_password(state, user, password, &parts_ip(parts), PasswordUse::Basic)
         .await?
         .ok_or(ApiError::AccessDenied)?;
     let otp = headers

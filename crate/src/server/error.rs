@@ -28,6 +28,11 @@ pub enum ApiError {
     WhmOnly,
     /// A reseller tried to change the security policy (403).
     PolicyRootOnly,
+    /// A login form posted from another site: a foreign `Origin` or `Sec-Fetch-Site:
+    /// cross-site` (403); no session is started.
+    CrossSiteLogin,
+    /// A session-cookie API call from another origin (403): the cookie is not honoured.
+    CrossOrigin,
 
     // ----- the request itself -----
     /// A WHM call without `api.version=1` (400).
@@ -38,8 +43,12 @@ pub enum ApiError {
     UnknownFunction { module: String, function: String },
     /// A method the endpoint does not take (405).
     Method { allowed: &'static str },
+    /// `HEAD` on an API endpoint (405): API calls may act, and HEAD must not.
+    HeadRefused,
     /// A request body over the limit (413).
     BodyTooLarge,
+    /// A request body that did not arrive in time (408).
+    BodyTimeout,
     /// A body in a format the endpoint does not read (415), with its content type.
     MediaType(String),
     /// `twofactorauth_set_tfa_config_for_user` without a JSON body (415).
@@ -64,6 +73,15 @@ pub enum ApiError {
     // ----- codes -----
     /// Too many wrong security codes: refused until a lockout ends (429).
     Locked { secs: u64 },
+
+    // ----- passwords -----
+    /// Too many wrong passwords for the identity or from the address: refused, even with the
+    /// right password, until the lockout ends in `secs` (429).
+    PasswordLocked { secs: u64 },
+    /// Every password-hashing turn is taken and the queue is full, or the attempts being
+    /// checked could take the name or the address to its limit: try again in `retry_secs`
+    /// (503). Nothing was counted.
+    Busy { retry_secs: u64 },
     /// `The security code is invalid.`, with a hint that depends on why.
     InvalidCode(CodeProblem),
     /// `No security code specified.`
@@ -72,6 +90,8 @@ pub enum ApiError {
     // ----- worded cPanel failures (HTTP 200; the envelope says status 0) -----
     /// `Missing or Invalid: “<param>”`
     MissingOrInvalid(&'static str),
+    /// A chosen secret that is valid base32 but has `len` characters, outside the bounds.
+    SecretSize { len: usize },
     /// A team-user lookup by something other than a cPanel account.
     TeamLookupNotAccount,
     /// A team user the caller does not own.
@@ -127,6 +147,8 @@ pub enum DataProblem {
     NoSecret(String),
     /// An entry whose secret the validator refuses.
     BadSecret(String, CoreError),
+    /// An entry whose secret is base32 of `len` characters, outside the bounds.
+    SecretSize { what: String, len: usize },
     /// An email or team section naming an identity the account does not own.
     NotOwned {
         user: String,
@@ -157,7 +179,9 @@ impl ApiError {
         use ApiError::*;
         match self {
             AccessDenied | LoginInvalid | OtpHeader(_) => StatusCode::UNAUTHORIZED,
-            TokenDenied | WhmOnly | PolicyRootOnly => StatusCode::FORBIDDEN,
+            TokenDenied | WhmOnly | PolicyRootOnly | CrossSiteLogin | CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
             ApiVersion
             | BadBody(_)
             | BadJson { .. }
@@ -168,13 +192,16 @@ impl ApiError {
             UnknownModule(_) | UnknownFunction { .. } | NotFound | PageNotServed => {
                 StatusCode::NOT_FOUND
             }
-            Method { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Method { .. } | HeadRefused => StatusCode::METHOD_NOT_ALLOWED,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             MediaType(_) | NeedsJsonBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Locked { .. } | PasswordLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             InvalidCode(_)
             | NoCode
             | MissingOrInvalid(_)
+            | SecretSize { .. }
             | TeamLookupNotAccount
             | NotOwnTeamUser(_)
             | NoAccess(_)
@@ -201,13 +228,17 @@ impl ApiError {
             TokenDenied => "Token denied".to_owned(),
             WhmOnly => "Permission denied: WHM API 1 is for root and resellers; cPanel, webmail and team users use UAPI.".to_owned(),
             PolicyRootOnly => "Permission denied: only root may change the two-factor authentication security policy.".to_owned(),
+            CrossSiteLogin => "Login refused: the form was sent from another site. Log in from this server's own login page.".to_owned(),
+            CrossOrigin => "Permission denied: this request came from another site (its Origin header is not this server's), so the session cookie is not honoured.".to_owned(),
             ApiVersion => "This server implements WHM API 1 only: add “api.version=1” to the query string. WHM API 0 is not supported.".to_owned(),
             UnknownModule(m) => format!("Failed to load module “{m}”: no such module. The only module is “TwoFactorAuth”."),
             UnknownFunction { module, function } => {
                 format!("Could not find function “{function}” in module “{module}”.")
             }
             Method { allowed } => format!("This function only accepts {allowed} requests."),
+            HeadRefused => "API calls do not take HEAD requests (a HEAD request must never change anything, and an API call may): send GET or POST.".to_owned(),
             BodyTooLarge => "The request body is larger than 64 KiB.".to_owned(),
+            BodyTimeout => "The request body did not arrive in time.".to_owned(),
             MediaType(other) => format!(
                 "The content type “{other}” is not supported; send application/x-www-form-urlencoded or multipart/form-data (or application/json where a function takes JSON)."
             ),
@@ -233,9 +264,19 @@ impl ApiError {
                 let s = if minutes > 1 { "s" } else { "" };
                 format!("Too many invalid security codes. Try again in {minutes} minute{s}.")
             }
+            PasswordLocked { secs } => {
+                let minutes = secs.div_ceil(60).max(1);
+                let s = if minutes > 1 { "s" } else { "" };
+                format!("Too many failed logins. Try again in {minutes} minute{s}.")
+            }
+            Busy { retry_secs } => {
+                let s = if *retry_secs == 1 { "" } else { "s" };
+                format!("The server is busy checking other passwords. Try again in {retry_secs} second{s}.")
+            }
             InvalidCode(_) => "The security code is invalid.".to_owned(),
             NoCode => "No security code specified.".to_owned(),
             MissingOrInvalid(param) => format!("Missing or Invalid: “{param}”"),
+            SecretSize { len } => format!("The “secret” must have {}; it has {len}.", secret_bounds()),
             TeamLookupNotAccount => "Only a cPanel account can look up its team users.".to_owned(),
             NotOwnTeamUser(t) => format!("You do not own the team user account “{t}”."),
             NoAccess(user) => format!("You do not have access to an account named “{user}”."),
@@ -270,6 +311,24 @@ impl ApiError {
         hint.into_iter().collect()
     }
 
+    /// The `Allow` header of a 405 answer.
+    pub fn allow(&self) -> Option<String> {
+        match self {
+            ApiError::HeadRefused => Some("GET, POST".to_owned()),
+            ApiError::Method { allowed } => Some(allowed.replace(" and ", ", ")),
+            _ => None,
+        }
+    }
+
+    /// The `Retry-After` header's seconds, for refusals that end by themselves.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Locked { secs } | ApiError::PasswordLocked { secs } => Some((*secs).max(1)),
+            ApiError::Busy { retry_secs } => Some((*retry_secs).max(1)),
+            _ => None,
+        }
+    }
+
     /// True for refusals of the request itself (auth, routing, framing), which UAPI reports
     /// without the function's "Failed to …" prefix.
     fn is_request_level(&self) -> bool {
@@ -289,6 +348,10 @@ fn data_problem(p: &DataProblem) -> String {
         DataProblem::OnlySecretKey(what) => format!("‘secret’ is the only valid key for ‘{what}’"),
         DataProblem::NoSecret(what) => format!("No ‘secret’ given for {what}"),
         DataProblem::BadSecret(what, e) => format!("The ‘secret’ for {what} is invalid: {e}"),
+        DataProblem::SecretSize { what, len } => format!(
+            "The ‘secret’ for {what} must have {}; it has {len}",
+            secret_bounds()
+        ),
         DataProblem::NotOwned { user, kind, who } => {
             let noun = match kind {
                 IdentityKind::Webmail => "an email account",
@@ -298,6 +361,17 @@ fn data_problem(p: &DataProblem) -> String {
         }
         DataProblem::BadKey { key, user } => format!("‘{key}’ is not a valid key for ‘{user}’"),
     }
+}
+
+/// The sizes a chosen secret may have, for the refusals that name them.
+fn secret_bounds() -> String {
+    use crate::core::secret::{MAX_CHOSEN_CHARS, MIN_CHOSEN_CHARS};
+    // Each base32 character carries 5 bits.
+    format!(
+        "{MIN_CHOSEN_CHARS} to {MAX_CHOSEN_CHARS} base32 characters ({} to {} bits)",
+        MIN_CHOSEN_CHARS * 5,
+        MAX_CHOSEN_CHARS * 5
+    )
 }
 
 /// The text of a `failed` entry of `twofactorauth_remove_user_config`.
@@ -327,6 +401,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.plain().into_response()
     }
+}
+
+/// Adds `Retry-After: secs` ([`ApiError::retry_after`]) to the answer of a refusal that ends
+/// by itself: a lockout, a full password-hashing queue.
+pub fn with_retry_after(mut resp: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
+    }
+    resp
 }
 
 /// The HTTP status of a failed request; an internal error is logged here (the client only

@@ -10,9 +10,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::auth::{
-    check_password, new_session_ids, session_cookie, sha256, SESSION_COOKIE, SESSION_SECS,
+    check_password, new_session_ids, session_cookie, sha256, PasswordUse, SESSION_COOKIE,
+    SESSION_SECS,
 };
-use super::error::{failure_status, ApiError};
+use super::error::{failure_status, with_retry_after, ApiError};
 use super::request::{client_ip, read_input};
 use super::router::no_store;
 use super::{ops, AppState};
@@ -45,6 +46,12 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
 
 /// `POST /login`.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
+    // A form posted from another site's page must not start a session (login CSRF): refused
+    // before the body, the password or the store is looked at.
+    if super::router::is_cross_site(req.headers(), req.uri()) {
+        let e = ApiError::CrossSiteLogin;
+        return form(e.status(), Some(&[e.reason()]));
+    }
     let ip = client_ip(&req);
     match login(&state, &ip, req).await {
         Ok(resp) => resp,
@@ -55,39 +62,26 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
             };
             let mut lines = vec![e.reason()];
             lines.extend(e.warnings());
-            form(status, Some(&lines))
+            // A lockout or a full hashing queue says when to come back.
+            with_retry_after(form(status, Some(&lines)), e.retry_after())
         }
     }
 }
 
 async fn login(state: &AppState, ip: &str, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let input = read_input(&parts, body).await?;
+    let input = read_input(&parts, body, state.body_timeout).await?;
     let p = &input.params;
     let (user, pass) = (p.get("user").unwrap_or(""), p.get("pass").unwrap_or(""));
     if user.is_empty() || pass.is_empty() {
         return Err(ApiError::LoginInvalid);
     }
-    let now = state.now();
-    let Some(principal) = check_password(state, user, pass).await? else {
-        // The name failed to log in, so it may be anything: keep the audit log one line a row.
-        let (name, ip) = (
-            user.escape_debug().take(64).collect::<String>(),
-            ip.to_owned(),
-        );
-        state
-            .write(move |w| {
-                Ok(w.audit(
-                    now,
-                    AuditKind::FailedLogin,
-                    &name,
-                    &ip,
-                    "wrong user name or password",
-                )?)
-            })
-            .await?;
+    // Throttled, and a refusal is audited there (a name that matches nobody as a keyed hash:
+    // it may be a password typed into the wrong field).
+    let Some(principal) = check_password(state, user, pass, ip, PasswordUse::Login).await? else {
         return Err(ApiError::LoginInvalid);
     };
+    let now = state.now();
     let (cookie, cpsess) = new_session_ids()?;
     let session = Session {
         cpsess: cpsess.clone(),

@@ -13,6 +13,8 @@
 pub mod auth;
 pub mod error;
 pub mod format;
+pub mod hashing;
+pub mod listen;
 mod login;
 pub mod ops;
 pub mod request;
@@ -21,29 +23,25 @@ pub mod state;
 pub mod uapi;
 pub mod whm;
 
-use std::net::SocketAddr;
-
 pub use error::ApiError;
 pub use request::{Input, Params, BODY_LIMIT};
 pub use router::router;
 pub use state::{api_trip, random_bytes, system_clock, AppState, Clock, Ctx, Trip};
 
 /// Serves the router on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish. Client addresses reach the handlers for throttling.
+/// finish, within the timeouts and connection cap of [`listen`]. Client addresses reach the
+/// handlers for throttling.
 pub async fn run<F>(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: F,
+    timeouts: listen::Timeouts,
+    max_connections: usize,
 ) -> std::io::Result<()>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listen::serve(listener, router(state), shutdown, timeouts, max_connections).await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

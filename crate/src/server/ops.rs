@@ -6,6 +6,7 @@
 //! core's; this module adds the store and the policy around it. It never logs a secret or a
 //! code.
 
+use crate::core::secret::ChosenSecretError;
 use crate::core::totp::{self, DEFAULT_WINDOW, DRIFT_SEARCH_STEPS, STEP_SECS};
 use crate::core::{build_uri, Error as CoreError, Rejection, Secret, Token};
 use crate::store::{AccountKind, AuditKind, Limit, Limits, Principal, Reader, StepOutcome, Writer};
@@ -13,8 +14,9 @@ use crate::store::{AccountKind, AuditKind, Limit, Limits, Principal, Reader, Ste
 use super::error::{ApiError, CodeProblem};
 use super::random_bytes;
 
-/// The issuer key that root writes.
-pub const SYSTEM_ISSUER: &str = "system_wide_issuer";
+/// The issuer key that root writes: the store's key that no account name can be, so a
+/// reseller's own entry (kept under its name) can never be the system-wide one.
+pub const SYSTEM_ISSUER: &str = crate::store::SYSTEM_ISSUER_KEY;
 /// The settings key of the security policy flag.
 pub const POLICY_KEY: &str = "SecurityPolicy::TwoFactorAuth";
 /// Wrong codes: 5 in 5 minutes lock an identity for 5 minutes; 50 in 5 minutes from one
@@ -116,8 +118,10 @@ fn next_step_in(step: u64, now: u64) -> u64 {
 }
 
 /// Checks a code against `secret` for `identity`, inside the write trip that records the
-/// outcome, so the lock check, the verdict and the failure record are one atomic step.
-/// Malformed codes are refused before anything is counted. Returns the matching step; the
+/// outcome, so the lock check, the verdict and the failure record are one atomic step (the
+/// store's single writer runs one such job at a time: parallel wrong codes cannot all pass
+/// the lock check before the first is counted). Malformed codes and replays of an accepted
+/// step are refused without being counted. Returns the matching step; the
 /// caller records it (through `accept_step` or `enroll`) in the same trip.
 pub fn check_code(
     w: &Writer<'_>,
@@ -146,31 +150,30 @@ pub fn check_code(
         CodeUse::Enroll | CodeUse::Login => last,
         CodeUse::Header => last.map(|s| s.saturating_sub(1)),
     };
-    let refusal = match totp::verify(secret, code, now, DEFAULT_WINDOW, last) {
+    let problem = match totp::verify(secret, code, now, DEFAULT_WINDOW, last) {
         Ok(step) => return Ok(step),
         Err(Rejection::Malformed(e)) => return Err(malformed(e)),
-        Err(Rejection::Replayed { .. }) => (
-            "replayed code",
-            CodeProblem::Replayed {
+        // A code that was right a moment ago (a double submit, a retried request) is refused
+        // but not counted: it is no guess, and counting it would lock out the user whose
+        // browser sent the form twice. Only a different code can be a guess.
+        Err(Rejection::Replayed { .. }) => {
+            return Err(ApiError::InvalidCode(CodeProblem::Replayed {
                 next_in: next_step_in(last.unwrap_or(0), now),
+            }))
+        }
+        Err(Rejection::Invalid) => match how {
+            CodeUse::Enroll => CodeProblem::Wrong {
+                drift: totp::find_drift(secret, code, now, DRIFT_SEARCH_STEPS),
             },
-        ),
-        Err(Rejection::Invalid) => (
-            "invalid code",
-            match how {
-                CodeUse::Enroll => CodeProblem::Wrong {
-                    drift: totp::find_drift(secret, code, now, DRIFT_SEARCH_STEPS),
-                },
-                CodeUse::Login | CodeUse::Header => CodeProblem::WrongAtLogin,
-            },
-        ),
+            CodeUse::Login | CodeUse::Header => CodeProblem::WrongAtLogin,
+        },
     };
     let locks = w.record_failure(
         identity,
         ip,
         now,
         AuditKind::FailedCode,
-        refusal.0,
+        "invalid code",
         CODE_LIMITS,
     )?;
     if locks.identity || locks.ip {
@@ -180,7 +183,7 @@ pub fn check_code(
             "too many invalid security codes: lockout started"
         );
     }
-    Err(ApiError::InvalidCode(refusal.1))
+    Err(ApiError::InvalidCode(problem))
 }
 
 /// The second factor of a password login or a Basic-auth call: required only when the
@@ -222,9 +225,15 @@ pub fn enroll(
     secret: Option<&str>,
     code: Option<&str>,
 ) -> Result<(), ApiError> {
-    let secret = secret
-        .and_then(|s| Secret::parse(s).ok())
-        .ok_or(ApiError::MissingOrInvalid("secret"))?;
+    // The client chose this secret: 16 to 128 base32 characters, refused before any code is
+    // checked or counted.
+    let secret = match secret.map(Secret::parse_chosen) {
+        Some(Ok(secret)) => secret,
+        Some(Err(ChosenSecretError::Size { len })) => return Err(ApiError::SecretSize { len }),
+        Some(Err(ChosenSecretError::Invalid(_))) | None => {
+            return Err(ApiError::MissingOrInvalid("secret"))
+        }
+    };
     let step = match check_code(
         w,
         identity,

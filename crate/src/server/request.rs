@@ -108,8 +108,13 @@ async fn multipart_pairs(
     Ok(pairs)
 }
 
-/// Reads the query string and, for POST, the form or JSON body (at most [`BODY_LIMIT`]).
-pub async fn read_input(parts: &Parts, body: Body) -> Result<Input, ApiError> {
+/// Reads the query string and, for POST, the form or JSON body (at most [`BODY_LIMIT`],
+/// complete within `body_timeout`).
+pub async fn read_input(
+    parts: &Parts,
+    body: Body,
+    body_timeout: std::time::Duration,
+) -> Result<Input, ApiError> {
     let method = &parts.method;
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
         return Err(ApiError::Method {
@@ -127,8 +132,9 @@ pub async fn read_input(parts: &Parts, body: Body) -> Result<Input, ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let body = axum::body::to_bytes(body, BODY_LIMIT)
+    let body = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, BODY_LIMIT))
         .await
+        .map_err(|_| ApiError::BodyTimeout)?
         .map_err(|_| ApiError::BodyTooLarge)?;
     let query = form_pairs(parts.uri.query().unwrap_or(""));
     if method != Method::POST || body.is_empty() {

@@ -29,6 +29,12 @@ pub struct AppState {
     /// The enrollment page's directory, if served.
     pub www: Option<Arc<PathBuf>>,
     pub clock: Clock,
+    /// How long a request body may take to arrive after its head.
+    pub body_timeout: std::time::Duration,
+    /// Password hashing: a few at a time, a short queue, refusals beyond it.
+    pub hasher: super::hashing::Hasher,
+    /// Wrong passwords per identity and per address before a lockout.
+    pub password_limits: crate::store::Limits,
 }
 
 impl AppState {
@@ -39,7 +45,28 @@ impl AppState {
             hostname: Arc::from(hostname),
             www: www.map(Arc::new),
             clock: Arc::new(system_clock),
+            body_timeout: super::listen::Timeouts::default().body,
+            hasher: super::hashing::Hasher::for_this_machine(),
+            password_limits: super::auth::PASSWORD_LIMITS,
         }
+    }
+
+    /// Replaces the password hashing service (its workers and queue).
+    pub fn with_hasher(mut self, hasher: super::hashing::Hasher) -> AppState {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Sets the wrong-password limits.
+    pub fn with_password_limits(mut self, limits: crate::store::Limits) -> AppState {
+        self.password_limits = limits;
+        self
+    }
+
+    /// Sets how long a request body may take to arrive.
+    pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> AppState {
+        self.body_timeout = timeout;
+        self
     }
 
     /// Replaces the clock (tests pin it).
@@ -68,16 +95,6 @@ impl AppState {
         f: impl FnOnce(&Writer<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         self.store.write_async(f).await
-    }
-
-    /// CPU-heavy work (password hashing) on the blocking pool, off the async threads.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
     }
 }
 

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Credentials;
-use super::error::{failure_status, uapi_envelope, Api, ApiError};
+use super::error::{failure_status, uapi_envelope, with_retry_after, Api, ApiError};
 use super::request::client_ip;
-use super::router::{api_request, no_store};
+use super::router::{api_answer, api_request};
 use super::{api_trip, ops, AppState, Ctx, Params, Trip};
 use crate::store::{check_name, AccountKind, IdentityKind};
 
@@ -59,11 +59,13 @@ pub async fn execute(
         dispatch(&state, creds, ip, module, function.clone(), input.params).await
     }
     .await;
-    let status = match &result {
-        Ok(_) => axum::http::StatusCode::OK,
-        Err(e) => failure_status(e),
+    let (status, allow) = match &result {
+        Ok(_) => (axum::http::StatusCode::OK, None),
+        Err(e) => (failure_status(e), e.allow()),
     };
-    no_store((status, Json(uapi_envelope(&function, result))).into_response())
+    let retry_after = result.as_ref().err().and_then(ApiError::retry_after);
+    let resp = (status, Json(uapi_envelope(&function, result))).into_response();
+    with_retry_after(api_answer(resp, allow), retry_after)
 }
 
 /// Runs one UAPI function for the caller `creds` name, as one store trip. The HTTP handler

@@ -3,8 +3,12 @@
 //! (`{"system_wide_issuer":"…","<reseller>":"…"}`).
 //!
 //! Import validates everything before writing anything and then writes in one transaction;
-//! it is idempotent. Export writes both files with mode 0600, atomically (temp file + rename).
+//! it is idempotent. Secrets must have 16 to 128 base32 characters, as the API requires of
+//! chosen secrets. Export writes both files with mode 0600, atomically (temp file + rename).
 //! Secrets are never printed.
+//!
+//! The file's `system_wide_issuer` key is the store's [`SYSTEM_ISSUER_KEY`], both ways; any
+//! other key is a reseller's name.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,8 +16,11 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{check_name, Store, StoreError};
+use super::{check_name, Store, StoreError, SYSTEM_ISSUER_KEY};
 use crate::core::{normalize_issuer, Secret};
+
+/// cPanel's key of the system-wide issuer in `issuer_userdata.json`.
+pub const CPANEL_SYSTEM_ISSUER: &str = "system_wide_issuer";
 
 /// The secrets file.
 pub const TFA_FILE: &str = "tfa_userdata.json";
@@ -76,6 +83,15 @@ pub fn export(store: &Store, dir: &Path) -> Result<(), StoreError> {
     }
     let mut issuers = Map::new();
     for (key, issuer) in all_issuers {
+        let key = if key == SYSTEM_ISSUER_KEY {
+            CPANEL_SYSTEM_ISSUER.to_owned()
+        } else if key == CPANEL_SYSTEM_ISSUER {
+            // The own entry of an account named `system_wide_issuer` (an old store: the name
+            // is refused now). cPanel would read it as the system-wide issuer: left out.
+            continue;
+        } else {
+            key
+        };
         issuers.insert(key, Value::String(issuer));
     }
     write_private(&dir.join(TFA_FILE), &Value::Object(tfa))?;
@@ -104,29 +120,39 @@ fn read_json(path: &Path) -> Result<Option<Value>, StoreError> {
     })
 }
 
-/// `{"<2fa user>":{"secret":"…"}}`: every secret must pass the API's validator; any other key
-/// of an entry is dropped, as cPanel does.
+/// `{"<2fa user>":{"secret":"…"}}`: every secret must pass the validator of chosen secrets
+/// (base32, 16 to 128 characters); any other key of an entry is dropped, as cPanel does.
 fn parse_tfa(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
     parse_object(TFA_FILE, "user", value, |user, entry| {
         let secret = entry
             .get("secret")
             .and_then(Value::as_str)
             .ok_or_else(|| format!("the entry for “{user}” has no “secret” string"))?;
-        let secret = Secret::parse(secret)
-            .map_err(|e| format!("the secret for “{user}” is invalid: {e}"))?;
+        let secret = Secret::parse_chosen(secret)
+            .map_err(|e| format!("the secret for “{user}” is refused: {e}"))?;
         Ok(Some(secret.expose().to_owned()))
     })
 }
 
 /// `{"system_wide_issuer":"…","<reseller>":"…"}`, normalised as `twofactorauth_set_issuer`
-/// does; an empty issuer is skipped.
+/// does; an empty issuer is skipped. `system_wide_issuer` becomes [`SYSTEM_ISSUER_KEY`].
 fn parse_issuers(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
-    parse_object(ISSUER_FILE, "key", value, |key, issuer| {
+    let entries = parse_object(ISSUER_FILE, "key", value, |key, issuer| {
         let text = issuer
             .as_str()
             .ok_or_else(|| format!("the issuer for “{key}” is not a string"))?;
         normalize_issuer(text).map_err(|e| format!("the issuer for “{key}”: {e}"))
-    })
+    })?;
+    Ok(entries
+        .into_iter()
+        .map(|(key, issuer)| {
+            if key == CPANEL_SYSTEM_ISSUER {
+                (SYSTEM_ISSUER_KEY.to_owned(), issuer)
+            } else {
+                (key, issuer)
+            }
+        })
+        .collect())
 }
 
 /// Reads one of cPanel's files: a top-level object whose keys (each a `what`) pass

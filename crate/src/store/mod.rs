@@ -6,15 +6,23 @@
 //! Access is by trips ([`Store::read`], [`Store::write`]): one request is one trip.
 
 pub mod cpanel;
+mod names;
 mod sqlite;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use names::{check_account_name, check_name, ACCOUNT_NAME_MAX};
 pub use sqlite::{Limit, Limits, NewLocks, Reader, RollsBack, Store, Writer, SCHEMA_VERSION};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "tfa.sqlite3";
+
+/// The `issuers` key of the system-wide issuer. A reseller's own issuer is kept under its
+/// name, so this key holds a `/`, which no account name has ever been allowed to contain
+/// ([`check_name`] refused it from the first release): no account can write it. cPanel's file
+/// calls it `system_wide_issuer` ([`cpanel`] maps the two).
+pub const SYSTEM_ISSUER_KEY: &str = "/system_wide_issuer";
 
 /// What an account is, in WHM's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +134,15 @@ impl fmt::Debug for Session {
     }
 }
 
+/// An API token as an administrator sees it: its number and when it was made. Neither the
+/// token nor its hash is ever shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    /// Unix seconds.
+    pub created: u64,
+}
+
 /// What happened to a 2FA enrollment write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepOutcome {
@@ -142,12 +159,14 @@ pub enum AuditKind {
     Enable,
     /// A 2FA config removed.
     Disable,
-    /// A wrong or replayed security code.
+    /// A wrong security code (a replay is refused but neither counted nor audited).
     FailedCode,
     /// A lockout started.
     Lockout,
     /// A wrong user name or password at `/login`.
     FailedLogin,
+    /// A wrong user name or password in a Basic-auth API call.
+    FailedBasicAuth,
     /// A session started.
     Login,
     /// The security policy turned on.
@@ -161,12 +180,13 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 10] = [
+    const ALL: [AuditKind; 11] = [
         AuditKind::Enable,
         AuditKind::Disable,
         AuditKind::FailedCode,
         AuditKind::Lockout,
         AuditKind::FailedLogin,
+        AuditKind::FailedBasicAuth,
         AuditKind::Login,
         AuditKind::PolicyEnable,
         AuditKind::PolicyDisable,
@@ -182,6 +202,7 @@ impl AuditKind {
             AuditKind::FailedCode => "failed_code",
             AuditKind::Lockout => "lockout",
             AuditKind::FailedLogin => "failed_login",
+            AuditKind::FailedBasicAuth => "failed_basic_auth",
             AuditKind::Login => "login",
             AuditKind::PolicyEnable => "policy_enable",
             AuditKind::PolicyDisable => "policy_disable",
@@ -199,6 +220,18 @@ impl fmt::Display for AuditKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A password attempt, as the store answers it before the hash runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordAttempt {
+    /// Counted, pending its verdict: the row to settle once the hash has run.
+    Counted(i64),
+    /// The identity or the address is locked until then (unix seconds); nothing was counted.
+    Locked { until: u64 },
+    /// Attempts still being checked could reach the limit: this one waits for their
+    /// verdicts (try again shortly); nothing was counted.
+    Crowded,
 }
 
 /// One row of the audit log.
@@ -259,30 +292,6 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(e)
     }
-}
-
-/// Checks a user, address or issuer key before it reaches the store or a path: not empty, at
-/// most 255 bytes, no `/`, no `..`, no NUL or other control characters, no spaces.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("The name is empty.".to_owned());
-    }
-    if name.len() > 255 {
-        return Err(format!(
-            "The name is {} bytes long; at most 255 are allowed.",
-            name.len()
-        ));
-    }
-    if name.contains('/') || name.contains('\\') {
-        return Err("The name must not contain “/” or “\\”.".to_owned());
-    }
-    if name.contains("..") {
-        return Err("The name must not contain “..”.".to_owned());
-    }
-    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("The name must not contain spaces or control characters.".to_owned());
-    }
-    Ok(())
 }
 
 /// Creates the data directory with mode 0700 (and tightens it if it already exists).

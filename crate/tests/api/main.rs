@@ -9,9 +9,14 @@
 #![cfg(all(feature = "server", not(target_arch = "wasm32")))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account_names;
+mod chosen_secrets;
+mod hardening;
 mod login;
 mod multipart;
+mod passwords;
 mod protocol;
+mod sessions_tokens;
 mod store;
 mod sweep;
 mod throttling;

@@ -224,7 +224,7 @@ async fn responses_carry_security_headers_and_no_store() {
     let env = Env::new();
     let r = env.uapi("bob", "get_user_configuration", "").await;
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
-    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["x-frame-options"], "SAMEORIGIN");
     assert_eq!(r.headers["cache-control"], "no-store");
     assert!(r.headers["content-type"].starts_with("application/json"));
     let r = env.get("/", None).await;

@@ -65,7 +65,7 @@ async fn cpanel_import_export_round_trip() {
     // Spec section 5's layout; cPanel keeps only `secret`, and keeps users it does not know.
     std::fs::write(
         &tfa_file,
-        r#"{"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP","extra":1},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"},"ghost":{"secret":"MZXW6YQ"}}"#,
+        r#"{"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP","extra":1},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"},"ghost":{"secret":"MZXW6YTBOIAAAAAAAAAAAAAA"}}"#,
     )
     .unwrap();
     std::fs::write(
@@ -86,7 +86,7 @@ async fn cpanel_import_export_round_trip() {
     }
     assert_eq!(
         read_json(&out.path().join("tfa_userdata.json")),
-        json!({"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP"},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"},"ghost":{"secret":"MZXW6YQ"}})
+        json!({"root":{"secret":"QLLIU5WTY3UTJGNG"},"bob":{"secret":"JBSWY3DPEHPK3PXP"},"info@bob.example":{"secret":"GEZDGNBVGY3TQOJQ"},"ghost":{"secret":"MZXW6YTBOIAAAAAAAAAAAAAA"}})
     );
     assert_eq!(
         read_json(&out.path().join("issuer_userdata.json")),
@@ -130,7 +130,10 @@ async fn cpanel_import_export_round_trip() {
     assert_eq!(env.secret("bob").as_deref(), Some("NEWSECRETAAAAAAA"));
     assert_eq!(env.secret("newbie").as_deref(), Some("GEZDGNBVGY3TQOJQ"));
     assert_eq!(
-        env.store.issuer("system_wide_issuer").unwrap().as_deref(),
+        env.store
+            .issuer(tfa::store::SYSTEM_ISSUER_KEY)
+            .unwrap()
+            .as_deref(),
         Some("Other Host")
     );
     // No secrets file at all is an error too.

@@ -22,7 +22,7 @@ async fn whm_get_and_set_tfa_config_for_user() {
     let body = json!({"bob": {
         "primary_account": {"secret": SECRET},
         "email": {"info@bob.example": {"secret": "GEZDGNBVGY3TQOJQ"}},
-        "team": {"alice@bob": {"secret": "MZXW6YQ"}}
+        "team": {"alice@bob": {"secret": "MZXW6YTBOIAAAAAAAAAAAAAA"}}
     }});
     let r = env.send(whm_set_for_user("root", body.to_string())).await;
     assert_eq!(
@@ -43,12 +43,16 @@ async fn whm_get_and_set_tfa_config_for_user() {
     let r = env
         .send(whm_set_for_user(
             "root",
-            json!({"bob": {"primary_account": {"secret": "MZXQ"}}}).to_string(),
+            json!({"bob": {"primary_account": {"secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}}})
+                .to_string(),
         ))
         .await;
     assert_eq!(r.json()["metadata"]["result"], 1);
     assert_eq!(env.secret("alice@bob"), None);
-    assert_eq!(env.secret("bob").as_deref(), Some("MZXQ"));
+    assert_eq!(
+        env.secret("bob").as_deref(),
+        Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+    );
 
     let before = env.snapshot();
     let cmd = "twofactorauth_set_tfa_config_for_user";

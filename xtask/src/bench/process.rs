@@ -70,6 +70,11 @@ impl Server {
         Ok(server)
     }
 
+    /// The process id (for reading its memory in /proc).
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The rest of the first line that starts with `prefix`.
     pub(super) fn said(&self, prefix: &str) -> Option<String> {
         self.said

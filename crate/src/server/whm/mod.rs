@@ -18,11 +18,12 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Credentials;
 use super::error::{
-    failure_status, not_authorized_to_modify, whm_envelope, AccessProblem, Api, ApiError,
+    failure_status, not_authorized_to_modify, whm_envelope, with_retry_after, AccessProblem, Api,
+    ApiError,
 };
 use super::format::to_whm_xml;
 use super::request::client_ip;
-use super::router::{api_request, no_store};
+use super::router::{api_answer, api_request};
 use super::{api_trip, ops, AppState, Ctx, Input, Trip};
 use crate::core::normalize_issuer;
 use crate::store::{check_name, Account, AccountKind, AuditKind, Principal, Reader};
@@ -87,10 +88,11 @@ async fn handle(state: AppState, path: WhmPath, xml: bool, req: Request) -> Resp
         dispatch(&state, creds, ip, function.clone(), method, input).await
     }
     .await;
-    let status = match &result {
-        Ok(_) => StatusCode::OK,
-        Err(e) => failure_status(e),
+    let (status, allow) = match &result {
+        Ok(_) => (StatusCode::OK, None),
+        Err(e) => (failure_status(e), e.allow()),
     };
+    let retry_after = result.as_ref().err().and_then(ApiError::retry_after);
     let envelope = whm_envelope(&function, result);
     let resp = if xml {
         (
@@ -102,7 +104,7 @@ async fn handle(state: AppState, path: WhmPath, xml: bool, req: Request) -> Resp
     } else {
         (status, axum::Json(envelope)).into_response()
     };
-    no_store(resp)
+    with_retry_after(api_answer(resp, allow), retry_after)
 }
 
 /// Runs one WHM API 1 function as one store trip. The HTTP handlers and the `whmapi1`

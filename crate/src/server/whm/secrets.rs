@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{access, Answer};
+use crate::core::secret::ChosenSecretError;
 use crate::core::Secret;
 use crate::server::error::{ApiError, DataProblem};
 use crate::server::{Ctx, Trip};
@@ -66,7 +67,7 @@ pub(super) fn get_tfa_config_for_user(
     Ok(Some(json!({ account.name: out })))
 }
 
-/// Reads `{"secret": "…"}` for one entry.
+/// Reads `{"secret": "…"}` for one entry; the secret must be one a client may choose.
 fn entry_secret(entry: &Value, what: &str) -> Result<String, ApiError> {
     let invalid = |p| ApiError::InvalidData(Some(p));
     let obj = entry
@@ -77,7 +78,16 @@ fn entry_secret(entry: &Value, what: &str) -> Result<String, ApiError> {
         .get("secret")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(DataProblem::NoSecret(what.to_owned())))?;
-    Secret::parse(secret).map_err(|e| invalid(DataProblem::BadSecret(what.to_owned(), e)))?;
+    // An administrator chooses these secrets: 16 to 128 base32 characters, as at enrollment.
+    Secret::parse_chosen(secret).map_err(|e| {
+        invalid(match e {
+            ChosenSecretError::Invalid(e) => DataProblem::BadSecret(what.to_owned(), e),
+            ChosenSecretError::Size { len } => DataProblem::SecretSize {
+                what: what.to_owned(),
+                len,
+            },
+        })
+    })?;
     Ok(secret.to_owned())
 }
 

@@ -2,7 +2,7 @@
 //! with their password hashes.
 
 use super::{change, one, one_row, rows, Reader, Writer};
-use crate::store::{Account, AccountKind, Identity, Principal, StoreError};
+use crate::store::{check_account_name, Account, AccountKind, Identity, Principal, StoreError};
 
 const ANY_ACCOUNT: &str = "SELECT 1 FROM accounts LIMIT 1";
 const ACCOUNT: &str = "SELECT name, kind, owner, domain FROM accounts WHERE name = ?1";
@@ -126,8 +126,19 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
-    /// Adds an account. Refuses a duplicate name or domain, or an unknown owner.
+    /// Adds an account. Refuses a name outside cPanel's username rules
+    /// ([`check_account_name`]; root is only ever `root`), a duplicate name or domain, or an
+    /// unknown owner.
     pub fn add_account(&self, account: &Account, password_hash: &str) -> Result<(), StoreError> {
+        let root = account.kind == AccountKind::Root;
+        if root != (account.name == "root") {
+            return Err(StoreError::Invalid(
+                "Only the account “root” is root, and it can only be root.".to_owned(),
+            ));
+        }
+        if !root {
+            check_account_name(&account.name).map_err(StoreError::Invalid)?;
+        }
         if self.name_taken(&account.name)? {
             return Err(StoreError::Invalid(format!(
                 "An account named “{}” already exists.",
@@ -198,13 +209,16 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Replaces the password hash of an account or identity.
+    /// Replaces the password hash of an account or identity and ends every session it has, in
+    /// this one job: a cookie from before the change stops working at the commit, on every
+    /// server that shares the store.
     pub fn set_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
         let n = change(self.conn, SET_ACCOUNT_PASSWORD, &[&name, &password_hash])?
             + change(self.conn, SET_IDENTITY_PASSWORD, &[&name, &password_hash])?;
         if n == 0 {
             return Err(StoreError::Invalid(format!("“{name}” does not exist.")));
         }
+        self.end_sessions_of(name)?;
         Ok(())
     }
 }

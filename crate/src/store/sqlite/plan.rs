@@ -31,6 +31,7 @@ const GROWING: &[&str] = &[
     "api_tokens",
     "sessions",
     "failures",
+    "password_failures",
     "lockouts",
     "audit",
 ];

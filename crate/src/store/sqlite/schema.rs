@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema, one entry per version. Never edit a released entry: add a new one.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the first release.
     "CREATE TABLE accounts (
         name TEXT PRIMARY KEY NOT NULL,
@@ -80,7 +80,31 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX accounts_owner ON accounts(owner, name);
      CREATE INDEX failures_at ON failures(at);
      CREATE INDEX audit_at ON audit(at);",
+    // 3: wrong passwords, counted apart from wrong codes (their own limits and lock keys).
+    // A row is written (pending) before the hash runs, then removed if the password was
+    // right or marked judged (pending = 0) if it was wrong. Unknown names have no identity
+    // and count against the address only.
+    "CREATE TABLE password_failures (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        identity TEXT,
+        ip TEXT NOT NULL,
+        pending INTEGER NOT NULL DEFAULT 1
+     );
+     CREATE INDEX password_failures_identity ON password_failures(identity, at, pending);
+     CREATE INDEX password_failures_ip ON password_failures(ip, at, pending);
+     CREATE INDEX password_failures_at ON password_failures(at);",
+    // 4: the system-wide issuer leaves the key an account name could take.
+    MOVE_SYSTEM_ISSUER,
 ];
+
+/// Migration 4: the system-wide issuer moves from `system_wide_issuer`, which a reseller of
+/// that name also wrote, to [`crate::store::SYSTEM_ISSUER_KEY`]. If such an account exists
+/// the old row may be its own entry, so it stays that account's and the system-wide issuer
+/// falls back to the hostname until root sets it again.
+pub(super) const MOVE_SYSTEM_ISSUER: &str = "UPDATE issuers SET name = '/system_wide_issuer'
+     WHERE name = 'system_wide_issuer'
+       AND NOT EXISTS (SELECT 1 FROM accounts WHERE name = 'system_wide_issuer');";
 
 /// The current schema version.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

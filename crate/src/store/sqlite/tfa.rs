@@ -157,3 +157,73 @@ impl Writer<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use rusqlite::Connection;
+
+    use super::super::schema::{MIGRATIONS, MOVE_SYSTEM_ISSUER};
+    use crate::store::SYSTEM_ISSUER_KEY;
+
+    /// A database with every migration before the one that moves the system-wide issuer.
+    fn before_the_move() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let at = MIGRATIONS
+            .iter()
+            .position(|m| *m == MOVE_SYSTEM_ISSUER)
+            .unwrap();
+        for sql in &MIGRATIONS[..at] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn
+    }
+
+    fn issuers(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, issuer FROM issuers ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_system_issuer_moves_to_a_key_no_account_can_have() {
+        assert!(MOVE_SYSTEM_ISSUER.contains(&format!("'{SYSTEM_ISSUER_KEY}'")));
+        let conn = before_the_move();
+        conn.execute_batch(
+            "INSERT INTO issuers VALUES ('system_wide_issuer', 'My Host'), ('res', 'Res Brand');",
+        )
+        .unwrap();
+        conn.execute_batch(MOVE_SYSTEM_ISSUER).unwrap();
+        assert_eq!(
+            issuers(&conn),
+            pairs(&[(SYSTEM_ISSUER_KEY, "My Host"), ("res", "Res Brand")])
+        );
+    }
+
+    #[test]
+    fn an_account_named_system_wide_issuer_keeps_its_row_and_gets_no_system_issuer() {
+        // An old store where a reseller of that name may have written the row itself.
+        let conn = before_the_move();
+        conn.execute_batch(
+            "INSERT INTO accounts (name, kind, owner, domain, password_hash)
+                 VALUES ('root', 'root', 'root', '', 'x'),
+                        ('system_wide_issuer', 'reseller', 'root', 'swi.example', 'x');
+             INSERT INTO issuers VALUES ('system_wide_issuer', 'Evil Brand');",
+        )
+        .unwrap();
+        conn.execute_batch(MOVE_SYSTEM_ISSUER).unwrap();
+        assert_eq!(
+            issuers(&conn),
+            pairs(&[("system_wide_issuer", "Evil Brand")])
+        );
+    }
+}

@@ -11,6 +11,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use axum::routing::get;
 use axum::Router;
 
+/// The same allocator as `tfa`, so the two differ only in what the handlers do.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn Error>> {
     let port: u16 = match std::env::args().nth(1) {
         Some(arg) => arg

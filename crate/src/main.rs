@@ -4,6 +4,10 @@
 
 mod cli;
 
+/// The server's allocator (see crate/Cargo.toml); the bench's bare axum baseline uses it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

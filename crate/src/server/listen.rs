@@ -79,31 +79,61 @@ pub fn connection_cap_from_file_limit() -> usize {
 }
 
 /// What the loop knows about each open connection: since when it has been idle (no request
-/// in flight), and how to ask it to close.
-#[derive(Default)]
+/// in flight), and how to ask it to close. A request marks its connection busy and idle again
+/// with atomic stores on the connection's own [`Idle`]; the registry's lock is taken only when
+/// a connection opens, closes or is chosen for eviction.
 struct Registry {
+    /// The zero of the idle clocks.
+    epoch: Instant,
     next_id: AtomicU64,
     open: Mutex<BTreeMap<u64, Conn>>,
 }
 
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            epoch: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
 struct Conn {
-    idle_since: Option<Instant>,
+    idle: Arc<Idle>,
     close: Arc<Notify>,
 }
 
+/// A connection's idleness: milliseconds since the registry's epoch when it last became idle,
+/// or [`Idle::BUSY`] while a request is in flight.
+struct Idle(AtomicU64);
+
+impl Idle {
+    const BUSY: u64 = u64::MAX;
+
+    fn since(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&t| t != Idle::BUSY)
+    }
+}
+
 impl Registry {
-    fn add(&self, close: Arc<Notify>) -> u64 {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(Idle::BUSY - 1)
+    }
+
+    fn add(&self, close: Arc<Notify>) -> (u64, Arc<Idle>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let idle = Arc::new(Idle(AtomicU64::new(self.now_ms())));
         if let Ok(mut open) = self.open.lock() {
             open.insert(
                 id,
                 Conn {
-                    idle_since: Some(Instant::now()),
+                    idle: Arc::clone(&idle),
                     close,
                 },
             );
         }
-        id
+        (id, idle)
     }
 
     fn remove(&self, id: u64) {
@@ -112,20 +142,16 @@ impl Registry {
         }
     }
 
-    /// Marks a connection busy (`None`) or idle from now.
-    fn set_idle(&self, id: u64, idle: bool) {
-        if let Ok(mut open) = self.open.lock() {
-            if let Some(c) = open.get_mut(&id) {
-                c.idle_since = idle.then(Instant::now);
-            }
-        }
+    /// Marks a connection busy or idle from now.
+    fn set_idle(&self, idle: &Idle, is_idle: bool) {
+        let value = if is_idle { self.now_ms() } else { Idle::BUSY };
+        idle.0.store(value, Ordering::Relaxed);
     }
 
-    fn idle_since(&self, id: u64) -> Option<Instant> {
-        self.open
-            .lock()
-            .ok()
-            .and_then(|open| open.get(&id).and_then(|c| c.idle_since))
+    /// How long a connection has been idle, if it is.
+    fn idle_for(&self, idle: &Idle) -> Option<Duration> {
+        idle.since()
+            .map(|t| Duration::from_millis(self.now_ms().saturating_sub(t)))
     }
 
     /// Asks the connection idle longest to close. False when none is idle.
@@ -135,7 +161,7 @@ impl Registry {
         };
         let oldest = open
             .values()
-            .filter_map(|c| c.idle_since.map(|t| (t, &c.close)))
+            .filter_map(|c| c.idle.since().map(|t| (t, &c.close)))
             .min_by_key(|(t, _)| *t);
         match oldest {
             Some((_, close)) => {
@@ -212,9 +238,10 @@ where
             () = &mut shutdown => break,
         };
         let close = Arc::new(Notify::new());
-        let id = registry.add(Arc::clone(&close));
+        let (id, idle) = registry.add(Arc::clone(&close));
         let conn = Connection {
             id,
+            idle,
             registry: Arc::clone(&registry),
             close,
             stop: stop_rx.clone(),
@@ -252,6 +279,7 @@ fn is_out_of_files(e: &std::io::Error) -> bool {
 /// One accepted connection.
 struct Connection {
     id: u64,
+    idle: Arc<Idle>,
     registry: Arc<Registry>,
     close: Arc<Notify>,
     stop: watch::Receiver<bool>,
@@ -270,14 +298,14 @@ impl Connection {
                 req
             },
         );
-        let tracker = Arc::clone(&registry);
+        let (tracker, idle) = (Arc::clone(&registry), Arc::clone(&self.idle));
         let service = tower::service_fn(move |req| {
             let service = service.clone();
-            let tracker = Arc::clone(&tracker);
+            let (tracker, idle) = (Arc::clone(&tracker), Arc::clone(&idle));
             async move {
-                tracker.set_idle(id, false);
+                tracker.set_idle(&idle, false);
                 let response = service.oneshot(req).await;
-                tracker.set_idle(id, true);
+                tracker.set_idle(&idle, true);
                 response
             }
         });
@@ -296,7 +324,7 @@ impl Connection {
                 // hyper closes an idle connection at once on graceful shutdown, but one halfway
                 // through a request head waits for the head: with no request in flight, drop it.
                 () = tokio::time::sleep(CLOSE_GRACE), if closing => {
-                    if registry.idle_since(id).is_some() {
+                    if self.idle.since().is_some() {
                         break;
                     }
                 }
@@ -310,8 +338,8 @@ impl Connection {
                 }
                 () = tokio::time::sleep(IDLE_CHECK), if !closing => {
                     let idle_too_long = registry
-                        .idle_since(id)
-                        .is_some_and(|t| t.elapsed() >= self.timeouts.idle);
+                        .idle_for(&self.idle)
+                        .is_some_and(|d| d >= self.timeouts.idle);
                     if idle_too_long {
                         conn.as_mut().graceful_shutdown();
                         closing = true;

@@ -34,6 +34,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The `name=value` of the `Set-Cookie` header, as a client sends it back.
+    pub fn cookie(&self) -> String {
+        self.headers["set-cookie"]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A reply from its parts, the header names in any case.
     pub fn new(
         status: u16,

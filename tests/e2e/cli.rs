@@ -30,7 +30,7 @@ fn cli_prints_yaml_json_and_xml_like_cpanel() {
     );
     assert_eq!(
         out,
-        "<result><data><is_enabled>0</is_enabled></data><metadata><command>/twofactorauth_policy_status</command><reason>OK</reason><result>1</result><version>1</version></metadata></result>\n"
+        "<result><data><is_enabled>0</is_enabled></data><metadata><version>1</version><reason>OK</reason><result>1</result><command>twofactorauth_policy_status</command></metadata></result>\n"
     );
     let out = tfa_ok(
         &data,

@@ -68,14 +68,15 @@ fn login_with_a_security_code_then_throttling() {
     };
     let r = http.send("GET", &server.url("/login"), &[], None);
     assert_eq!(r.status, 200);
-    assert!(r.text.contains("tfa_token"));
+    assert!(r.text.contains("name=\"pass\""));
+    // Without a code: the security-code page of a pending session.
     let r = login("lin", "lin-password-3", None);
-    assert_eq!(r.status, 401);
-    assert!(r.text.contains("No security code specified."));
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("id=\"tfa_login_form\""));
     // The enrollment step is used up; the next step's code is inside the window.
     let next = code(&secrets[0], now() + 30);
     let r = login("lin", "lin-password-3", Some(&next));
-    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.status, 302, "{}", r.text);
     let location = r.headers["location"].clone();
     let cookie_header = r.headers["set-cookie"].clone();
     assert!(cookie_header.contains("HttpOnly") && cookie_header.contains("SameSite=Strict"));
@@ -125,7 +126,7 @@ fn login_with_a_security_code_then_throttling() {
         "max-password-3",
         Some(&code(&secrets[1], now() + 30)),
     );
-    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.status, 302, "{}", r.text);
     let stopped = server.stop();
     let mut leaked = secrets;
     leaked.extend([

@@ -10,8 +10,8 @@ use axum::http::Method;
 use serde_json::Value;
 
 use tfa::server::auth::Credentials;
-use tfa::server::error::{uapi_envelope, uapi_wrapped, whm_envelope};
-use tfa::server::format::{to_whm_xml, to_yaml};
+use tfa::server::envelope::{uapi_envelope, uapi_wrapped, whm_envelope};
+use tfa::server::format::{to_uapi_xml, to_whm_xml, to_yaml};
 use tfa::server::{self, ApiError, AppState, Input, Params};
 use tfa::store::check_name;
 
@@ -45,11 +45,11 @@ fn parse_args(args: &[String]) -> Result<Params, CliError> {
 fn is_usage_error(e: &ApiError) -> bool {
     matches!(
         e,
-        ApiError::UnknownModule(_) | ApiError::UnknownFunction { .. }
+        ApiError::UnknownModule(_) | ApiError::UnknownFunction { .. } | ApiError::UnknownApp(_)
     )
 }
 
-/// `tfa uapi --user U MODULE FUNCTION key=value…`.
+/// `tfa uapi -u U MODULE FUNCTION key=value…` (also `--user=U`, `--user U`).
 pub async fn uapi(state: AppState, args: UapiArgs) -> Result<ExitCode, CliError> {
     let params = parse_args(&args.args)?;
     if check_name(&args.user).is_err() {
@@ -87,6 +87,7 @@ pub async fn uapi(state: AppState, args: UapiArgs) -> Result<ExitCode, CliError>
         UapiOutput::Yaml => to_yaml(&wrapped),
         UapiOutput::Json => format!("{wrapped}\n"),
         UapiOutput::Jsonpretty => pretty(&wrapped),
+        UapiOutput::Xml => format!("{}\n", to_uapi_xml(&wrapped)),
     };
     emit(&text, ok)
 }

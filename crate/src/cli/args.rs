@@ -163,6 +163,7 @@ pub enum UapiOutput {
     Yaml,
     Json,
     Jsonpretty,
+    Xml,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -175,8 +176,9 @@ pub enum WhmOutput {
 
 #[derive(Debug, Args)]
 pub struct UapiArgs {
-    /// The user to act as (cPanel user, user@domain or team@cpuser).
-    #[arg(long)]
+    /// The user to act as (cPanel user, user@domain or team@cpuser): `-u USER`,
+    /// `--user=USER` or `--user USER`, as cPanel's `uapi` takes it.
+    #[arg(short = 'u', long)]
     pub user: String,
     #[arg(long, value_enum, default_value = "yaml")]
     pub output: UapiOutput,

@@ -31,12 +31,16 @@ use super::hashing::{Memory, BUSY_RETRY_SECS};
 use super::{ops, random_bytes, AppState, Trip};
 use crate::store::{
     check_name, AccountKind, AuditKind, Limit, Limits, NewLocks, PasswordAttempt, Principal,
+    Reader, Session,
 };
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cpsession";
 /// How long a browser session lives.
 pub const SESSION_SECS: u64 = 8 * 60 * 60;
+/// How long a pending session (a login that still owes its security code) lives: from the
+/// password step, or from the moment 2FA became required of its login.
+pub const PENDING_SECS: u64 = 5 * 60;
 /// Wrong passwords: 10 in 15 minutes lock an identity for 15 minutes; 30 in 15 minutes from
 /// one client address, across names (known or not), lock that address for 15 minutes.
 /// `tfa serve --password-limit-user/--password-limit-ip/--password-window/--password-lock`
@@ -352,6 +356,11 @@ pub fn resolve(
             cpsess,
         } => {
             let session = r.session(cookie_hash, now)?.ok_or(ApiError::AccessDenied)?;
+            // A pending session can only finish logging in, whatever path it calls: it gets
+            // the security-code step (its client may not even know its `cpsess` yet).
+            if is_pending(r, &session)? {
+                return Err(ApiError::TfaPending);
+            }
             if !cpsess
                 .as_deref()
                 .is_some_and(|c| same_cpsess(c, &session.cpsess))
@@ -376,7 +385,20 @@ pub fn resolve(
     Ok(Caller { principal })
 }
 
-/// For the enrollment page: does the cookie's session match this `cpsess`? One read trip.
+/// Is a security code required of `principal`: the policy is on and it has 2FA?
+pub fn code_required(r: &Reader<'_>, principal: &str) -> Result<bool, ApiError> {
+    Ok(ops::policy_on(r)? && r.tfa_secret(principal)?.is_some())
+}
+
+/// A session is pending while its login gave no security code and one is required of it: it
+/// follows the requirement, so enrolling under the policy, or root turning the policy on,
+/// makes the sessions that gave no code pending (cPanel's `tfa_verified`).
+pub fn is_pending(r: &Reader<'_>, session: &Session) -> Result<bool, ApiError> {
+    Ok(!session.tfa_verified && code_required(r, &session.principal)?)
+}
+
+/// For the enrollment page: does the cookie's session match this `cpsess`, and has it logged
+/// in fully? A pending session is sent to `/login`, which asks for its code. One read trip.
 pub fn session_for_page(
     state: &AppState,
     headers: &HeaderMap,
@@ -386,8 +408,12 @@ pub fn session_for_page(
         return Ok(false);
     };
     let (hash, now) = (sha256(&cookie), state.now());
-    let session = state.read(|r| Ok::<_, ApiError>(r.session(&hash, now)?))?;
-    Ok(session.is_some_and(|s| same_cpsess(cpsess, &s.cpsess)))
+    state.read(|r| {
+        Ok(match r.session(&hash, now)? {
+            Some(s) => same_cpsess(cpsess, &s.cpsess) && !is_pending(r, &s)?,
+            None => false,
+        })
+    })
 }
 
 /// Compares a path's `cpsess` with a session's, in constant time.

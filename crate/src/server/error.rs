@@ -7,7 +7,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
 
 use crate::core::Error as CoreError;
 use crate::store::{IdentityKind, RollsBack, StoreError};
@@ -33,14 +32,22 @@ pub enum ApiError {
     CrossSiteLogin,
     /// A session-cookie API call from another origin (403): the cookie is not honoured.
     CrossOrigin,
+    /// An API call in a session whose login gave no security code while 2FA is required of
+    /// it (401): the session may only finish logging in.
+    TfaPending,
+    /// A security code posted to `/login` without a live pending session (401).
+    LoginPendingGone,
 
     // ----- the request itself -----
     /// A WHM call without `api.version=1` (400).
     ApiVersion,
-    /// Unknown UAPI module (404).
+    /// Unknown UAPI module (200 with status 0, as cPanel answers it).
     UnknownModule(String),
-    /// Unknown function of a known module or API (404).
+    /// Unknown function of a known UAPI module (200 with status 0, as cPanel answers it).
     UnknownFunction { module: String, function: String },
+    /// Unknown WHM API 1 function, an "app" in cPanel's words (200 with result 0, as cPanel
+    /// answers it: cPanel::PublicAPI reads the reason only from a 2xx answer).
+    UnknownApp(String),
     /// A method the endpoint does not take (405).
     Method { allowed: &'static str },
     /// `HEAD` on an API endpoint (405): API calls may act, and HEAD must not.
@@ -49,8 +56,6 @@ pub enum ApiError {
     BodyTooLarge,
     /// A request body that did not arrive in time (408).
     BodyTimeout,
-    /// A body in a format the endpoint does not read (415), with its content type.
-    MediaType(String),
     /// `twofactorauth_set_tfa_config_for_user` without a JSON body (415).
     NeedsJsonBody,
     /// A body that does not parse as its content type says (400).
@@ -110,6 +115,23 @@ pub enum ApiError {
     PolicyChangeFailed { on: bool },
     /// `Invalid data detected in input arguments.`, with the detail when there is one.
     InvalidData(Option<DataProblem>),
+    /// `create_user_session` with a `service` other than cpaneld, whostmgrd and webmaild.
+    BadService(String),
+    /// `create_user_session` for a login that cannot use that service (WHM for a cPanel user).
+    ServiceNotFor { user: String, service: String },
+    /// An API token name outside cPanel's rule (1-50 of a-z, A-Z, 0-9, `-`, `_`).
+    TokenNameRule,
+    /// An API token name the account already uses.
+    TokenNameTaken(String),
+    /// No API token of that name.
+    NoSuchToken(String),
+    /// A token restriction this server does not implement (`acl`, `expires_at`,
+    /// `whitelist_ip`): refused rather than ignored, since ignoring it would grant more.
+    TokenRestriction(&'static str),
+    /// API tokens asked for by a webmail or team user (tokens are for accounts).
+    TokensForAccountsOnly,
+    /// A one-time login URL that is unknown, used already or expired (401).
+    OneTimeLoginInvalid,
 
     /// The store or the runtime failed (500). The text is for the log, not the client.
     Internal(String),
@@ -178,7 +200,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            AccessDenied | LoginInvalid | OtpHeader(_) => StatusCode::UNAUTHORIZED,
+            AccessDenied | LoginInvalid | OtpHeader(_) | OneTimeLoginInvalid | TfaPending
+            | LoginPendingGone => StatusCode::UNAUTHORIZED,
             TokenDenied | WhmOnly | PolicyRootOnly | CrossSiteLogin | CrossOrigin => {
                 StatusCode::FORBIDDEN
             }
@@ -189,13 +212,11 @@ impl ApiError {
             | BadUserName(_)
             | BadTeamUser(_)
             | BadPath => StatusCode::BAD_REQUEST,
-            UnknownModule(_) | UnknownFunction { .. } | NotFound | PageNotServed => {
-                StatusCode::NOT_FOUND
-            }
+            NotFound | PageNotServed => StatusCode::NOT_FOUND,
             Method { .. } | HeadRefused => StatusCode::METHOD_NOT_ALLOWED,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            MediaType(_) | NeedsJsonBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NeedsJsonBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Locked { .. } | PasswordLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             InvalidCode(_)
@@ -210,7 +231,17 @@ impl ApiError {
             | IssuerMissing
             | IssuerRule
             | PolicyChangeFailed { .. }
-            | InvalidData(_) => StatusCode::OK,
+            | InvalidData(_)
+            | BadService(_)
+            | ServiceNotFor { .. }
+            | TokenNameRule
+            | TokenNameTaken(_)
+            | NoSuchToken(_)
+            | TokenRestriction(_)
+            | TokensForAccountsOnly
+            | UnknownModule(_)
+            | UnknownFunction { .. }
+            | UnknownApp(_) => StatusCode::OK,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -221,6 +252,8 @@ impl ApiError {
         match self {
             AccessDenied => "Access denied".to_owned(),
             LoginInvalid => "The login is invalid.".to_owned(),
+            TfaPending => "Two-factor authentication is required: this session has not given a security code. Finish logging in: POST /login with tfa_token and the session cookie.".to_owned(),
+            LoginPendingGone => "The login has expired. Log in again with your user name and password.".to_owned(),
             OtpHeader(why) => format!(
                 "Access denied: {} Send the current code in the X-CPANEL-OTP header.",
                 why.reason()
@@ -231,17 +264,22 @@ impl ApiError {
             CrossSiteLogin => "Login refused: the form was sent from another site. Log in from this server's own login page.".to_owned(),
             CrossOrigin => "Permission denied: this request came from another site (its Origin header is not this server's), so the session cookie is not honoured.".to_owned(),
             ApiVersion => "This server implements WHM API 1 only: add “api.version=1” to the query string. WHM API 0 is not supported.".to_owned(),
-            UnknownModule(m) => format!("Failed to load module “{m}”: no such module. The only module is “TwoFactorAuth”."),
-            UnknownFunction { module, function } => {
-                format!("Could not find function “{function}” in module “{module}”.")
+            // Cpanel::API::_init_execute wraps Cpanel::LoadModule's ModuleLoadError, whose
+            // error is Perl's "Can't locate …" (the @INC list left out).
+            UnknownModule(m) => format!(
+                "Failed to load module “{m}”: The system failed to load the module “Cpanel::API::{m}” because of an error: Can't locate Cpanel/API/{}.pm in @INC.",
+                m.replace("::", "/")
+            ),
+            UnknownFunction { module, function } => format!(
+                "The system could not find the function “{function}” in the module “{module}”."
+            ),
+            UnknownApp(name) => {
+                format!("Unknown app (“{name}”) requested for this version (1) of the API.")
             }
             Method { allowed } => format!("This function only accepts {allowed} requests."),
             HeadRefused => "API calls do not take HEAD requests (a HEAD request must never change anything, and an API call may): send GET or POST.".to_owned(),
             BodyTooLarge => "The request body is larger than 64 KiB.".to_owned(),
             BodyTimeout => "The request body did not arrive in time.".to_owned(),
-            MediaType(other) => format!(
-                "The content type “{other}” is not supported; send application/x-www-form-urlencoded or multipart/form-data (or application/json where a function takes JSON)."
-            ),
             NeedsJsonBody => "This function takes a JSON body: POST it with Content-Type: application/json (CLI: --json-body FILE).".to_owned(),
             BadBody(p) => match p {
                 BodyProblem::FormNotUtf8 => "The form body is not valid UTF-8.",
@@ -291,6 +329,14 @@ impl ApiError {
                 "Invalid data detected in input arguments:  {}",
                 data_problem(detail)
             ),
+            BadService(service) => format!("Invalid service “{service}”: use “cpaneld”, “whostmgrd” or “webmaild”."),
+            ServiceNotFor { user, service } => format!("The user “{user}” cannot log in to the service “{service}”."),
+            TokenNameRule => "The API token name must have 1 to 50 characters, each a letter (a-z, A-Z), a digit (0-9), a dash (-) or an underscore (_).".to_owned(),
+            TokenNameTaken(name) => format!("An API token named “{name}” already exists."),
+            NoSuchToken(name) => format!("No API token is named “{name}”."),
+            TokenRestriction(param) => format!("This server does not support the “{param}” parameter: every API token has its account's full access, without expiry or address limits."),
+            TokensForAccountsOnly => "Only a cPanel or WHM account can have API tokens.".to_owned(),
+            OneTimeLoginInvalid => "This login link is not valid: it was used already, it has expired, or it never existed. Ask for a new one.".to_owned(),
             Internal(_) => "An internal error occurred; the server log has the details.".to_owned(),
         }
     }
@@ -320,6 +366,23 @@ impl ApiError {
         }
     }
 
+    /// The `message` of a refused `POST /login/?login_only=1`.
+    pub fn login_message(&self) -> &'static str {
+        // `POST /login/?login_only=1` answers `{"status":0,"message":…}`; cPanel's own values
+        // are `invalid_login` (cpaneld) and `see_login_log` (whostmgrd). The others are this
+        // server's, one per refusal a script may want to tell apart.
+        match self {
+            ApiError::LoginInvalid => "invalid_login",
+            ApiError::NoCode => "tfa_required",
+            ApiError::InvalidCode(_) => "invalid_tfa_token",
+            ApiError::LoginPendingGone => "expired_session",
+            ApiError::Locked { .. } | ApiError::PasswordLocked { .. } => "locked",
+            ApiError::Busy { .. } => "busy",
+            ApiError::CrossSiteLogin => "cross_site",
+            _ => "error",
+        }
+    }
+
     /// The `Retry-After` header's seconds, for refusals that end by themselves.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
@@ -331,9 +394,14 @@ impl ApiError {
 
     /// True for refusals of the request itself (auth, routing, framing), which UAPI reports
     /// without the function's "Failed to …" prefix.
-    fn is_request_level(&self) -> bool {
-        self.status() != StatusCode::OK
-            && !matches!(self, ApiError::Locked { .. } | ApiError::Internal(_))
+    pub(crate) fn is_request_level(&self) -> bool {
+        let unknown = matches!(
+            self,
+            ApiError::UnknownModule(_) | ApiError::UnknownFunction { .. } | ApiError::UnknownApp(_)
+        );
+        unknown
+            || (self.status() != StatusCode::OK
+                && !matches!(self, ApiError::Locked { .. } | ApiError::Internal(_)))
     }
 
     /// The status and one-line text of a plain-text answer (pages, static files).
@@ -425,7 +493,7 @@ pub fn failure_status(e: &ApiError) -> StatusCode {
 }
 
 /// The "Failed to …" prefix each UAPI function puts before its reason (spec section 3).
-fn uapi_prefix(function: &str) -> Option<&'static str> {
+pub(crate) fn uapi_prefix(function: &str) -> Option<&'static str> {
     Some(match function {
         "generate_user_configuration" => {
             "Failed to generate two-factor authentication configuration"
@@ -436,71 +504,4 @@ fn uapi_prefix(function: &str) -> Option<&'static str> {
         "get_team_user_configuration" => "Failed to get team user configuration",
         _ => return None,
     })
-}
-
-fn string_list(items: Vec<String>) -> Value {
-    if items.is_empty() {
-        Value::Null
-    } else {
-        Value::Array(items.into_iter().map(Value::String).collect())
-    }
-}
-
-/// The flat UAPI HTTP envelope for a success.
-pub fn uapi_success(data: Value, warnings: Vec<String>) -> Value {
-    json!({
-        "data": data,
-        "errors": null,
-        "messages": null,
-        "metadata": {},
-        "status": 1,
-        "warnings": string_list(warnings),
-    })
-}
-
-/// The flat UAPI HTTP envelope for a failure of `function`.
-pub fn uapi_failure(function: &str, err: &ApiError) -> Value {
-    let reason = err.reason();
-    let message = match (err.is_request_level(), uapi_prefix(function)) {
-        (false, Some(prefix)) => format!("{prefix}: {reason}"),
-        _ => reason,
-    };
-    json!({
-        "data": null,
-        "errors": [message],
-        "messages": null,
-        "metadata": {},
-        "status": 0,
-        "warnings": string_list(err.warnings()),
-    })
-}
-
-/// The flat UAPI envelope of a call's result.
-pub fn uapi_envelope(function: &str, result: Result<(Value, Vec<String>), ApiError>) -> Value {
-    match result {
-        Ok((data, warnings)) => uapi_success(data, warnings),
-        Err(e) => uapi_failure(function, &e),
-    }
-}
-
-/// The wrapped envelope that `uapi --output=…` prints.
-pub fn uapi_wrapped(module: &str, function: &str, flat: Value) -> Value {
-    json!({"apiversion": 3, "func": function, "module": module, "result": flat})
-}
-
-/// The WHM API 1 envelope. `data` is left out when the function returns nothing.
-pub fn whm_envelope(command: &str, result: Result<Option<Value>, ApiError>) -> Value {
-    let mut out = Map::new();
-    let (ok, reason, data) = match result {
-        Ok(data) => (1, "OK".to_owned(), data),
-        Err(e) => (0, e.reason(), None),
-    };
-    if let Some(data) = data {
-        out.insert("data".to_owned(), data);
-    }
-    out.insert(
-        "metadata".to_owned(),
-        json!({"command": command, "reason": reason, "result": ok, "version": 1}),
-    );
-    Value::Object(out)
 }

@@ -1,17 +1,33 @@
-//! Browser login: `GET /login` shows a form, `POST /login` takes `user`, `pass` and
-//! `tfa_token` (cPanel's scripted-login fields), and on success sets an HttpOnly,
-//! SameSite=Strict session cookie and redirects (303) to `/cpsessNNNNNNNNNN/`.
+//! Browser and scripted login, in cPanel's two steps.
 //!
-//! The form is `www/login.html`, built into the binary so the server logs in without `--www`.
-//! Never logs the password, the code or the cookie.
+//! 1. `POST /login` with `user` and `pass` (and, in one step, `tfa_token`). When a security
+//!    code is required of the login (the policy is on and it has 2FA) and none came, the
+//!    password step opens a *pending* session (its cookie is set; it lives
+//!    [`PENDING_SECS`]) and answers the security-code page, whose form has the id
+//!    `tfa_login_form` (the marker cPanel's clients look for).
+//! 2. `POST /login` with `tfa_token` and the pending session's cookie finishes it: the code is
+//!    checked (wrong ones count against the code limits, as at any login) and the session is
+//!    replaced by a full one under a new cookie and `cpsess`.
+//!
+//! A login answers `302 Found` with `Location: /cpsessNNNNNNNNNN/` (a redirect that HTTP
+//! clients do not follow after a POST, so scripts read the token from it); with
+//! `?login_only=1` it answers JSON in cPanel's shape instead: `{"status":1,"security_token":
+//! "/cpsessNNNNNNNNNN","redirect":"/cpsessNNNNNNNNNN/"}`, or `{"status":0,"message":…,
+//! "reason":…}`. The session cookie is HttpOnly and SameSite=Strict.
+//!
+//! The page is `www/login.html` (both steps, in marked sections), built into the binary so the
+//! server logs in without `--www`. Never logs the password, the code or the cookie.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
 
+pub use super::auth::PENDING_SECS;
 use super::auth::{
-    check_password, new_session_ids, session_cookie, sha256, PasswordUse, SESSION_COOKIE,
-    SESSION_SECS,
+    check_password, code_required, is_pending, new_session_ids, session_cookie, sha256,
+    PasswordUse, SESSION_COOKIE, SESSION_SECS,
 };
 use super::error::{failure_status, with_retry_after, ApiError};
 use super::request::{client_ip, read_input};
@@ -19,12 +35,81 @@ use super::router::no_store;
 use super::{ops, AppState};
 use crate::store::{AuditKind, Session};
 
-/// The login form; `<!--notice-->` is where refusals go.
+/// Both steps of the login page; `<!--notice-->` is where refusals go.
 const FORM: &str = include_str!("../../../www/login.html");
 
-/// `GET /login`.
-pub async fn page() -> Response {
-    form(StatusCode::OK, None)
+/// Which step of the login a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// User name and password.
+    Password,
+    /// The security code of a pending session (`tfa_login_form`).
+    Code,
+}
+
+impl Step {
+    /// The marked section of [`FORM`] that holds this step.
+    fn section(self) -> &'static str {
+        match self {
+            Step::Password => "password",
+            Step::Code => "code",
+        }
+    }
+}
+
+/// What a login came to.
+enum Outcome {
+    /// A full session: its cookie (`None` when the client already holds it) and `cpsess`.
+    LoggedIn {
+        cookie: Option<String>,
+        cpsess: String,
+    },
+    /// The password was right and a code is owed: the pending session's cookie.
+    Pending { cookie: String },
+}
+
+/// `GET /login`: the password step, or the code step for a live pending session's cookie.
+pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let step = match pending_cookie(&state, &headers) {
+        Ok(true) => Step::Code,
+        Ok(false) => Step::Password,
+        Err(e) => return e.into_response(),
+    };
+    form(step, StatusCode::OK, None)
+}
+
+/// Does the request carry the cookie of a live pending session? One read trip.
+fn pending_cookie(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(cookie) = session_cookie(headers) else {
+        return Ok(false);
+    };
+    let (hash, now) = (sha256(&cookie), state.now());
+    state.read(|r| match r.session(&hash, now)? {
+        Some(s) => is_pending(r, &s),
+        None => Ok(false),
+    })
+}
+
+/// True when a client asks for JSON only (`Accept: application/json`): an API call in a
+/// pending session then gets the API's own refusal rather than the security-code page.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        })
+}
+
+/// What an API call in a pending session gets (unless it asks for JSON only): the
+/// security-code page, `200 OK` as cPanel serves it, whose `tfa_login_form` is what
+/// cPanel's clients (cPanel::PublicAPI among them) look for in an answer.
+pub fn security_code_page() -> Response {
+    form(Step::Code, StatusCode::OK, None)
 }
 
 /// `GET /logout`: ends the session and goes back to the form.
@@ -44,73 +129,240 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
     resp
 }
 
-/// `POST /login`.
+/// True for `?login_only=1`: cPanel's scripted login, answered in JSON.
+fn login_only(req: &Request) -> bool {
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "login_only" && !v.is_empty() && v != "0")
+}
+
+/// `POST /login` (and `/login/`).
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
+    let json = login_only(&req);
     // A form posted from another site's page must not start a session (login CSRF): refused
     // before the body, the password or the store is looked at.
     if super::router::is_cross_site(req.headers(), req.uri()) {
-        let e = ApiError::CrossSiteLogin;
-        return form(e.status(), Some(&[e.reason()]));
+        return refusal(json, Step::Password, ApiError::CrossSiteLogin);
     }
     let ip = client_ip(&req);
     match login(&state, &ip, req).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            let status = match e {
-                ApiError::InvalidCode(_) | ApiError::NoCode => StatusCode::UNAUTHORIZED,
-                ref other => failure_status(other),
-            };
-            let mut lines = vec![e.reason()];
-            lines.extend(e.warnings());
-            // A lockout or a full hashing queue says when to come back.
-            with_retry_after(form(status, Some(&lines)), e.retry_after())
-        }
+        Ok(outcome) => answer(json, outcome).unwrap_or_else(|e| refusal(json, Step::Password, e)),
+        Err((step, e)) => refusal(json, step, e),
     }
 }
 
-async fn login(state: &AppState, ip: &str, req: Request) -> Result<Response, ApiError> {
+/// The answer to a login that went through.
+fn answer(json: bool, outcome: Outcome) -> Result<Response, ApiError> {
+    let (resp, cookie, max_age) = match outcome {
+        Outcome::LoggedIn { cookie, cpsess } => {
+            let resp = if json {
+                Json(json!({
+                    "status": 1,
+                    "security_token": format!("/{cpsess}"),
+                    "redirect": format!("/{cpsess}/"),
+                }))
+                .into_response()
+            } else {
+                // 302, not 303: clients (HTTP::Tiny, LWP) do not follow a 302 after a POST,
+                // so a script reads the token from `Location`, as cPanel's clients do.
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, format!("/{cpsess}/"))],
+                )
+                    .into_response()
+            };
+            (resp, cookie, SESSION_SECS)
+        }
+        Outcome::Pending { cookie } => {
+            let resp = if json {
+                let e = ApiError::NoCode;
+                (status_at_login(&e), Json(login_json(&e))).into_response()
+            } else {
+                security_code_page()
+            };
+            (resp, Some(cookie), PENDING_SECS)
+        }
+    };
+    let mut resp = no_store(resp);
+    if let Some(cookie) = cookie {
+        let value = HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        ))
+        .map_err(|_| ApiError::Internal("cookie header".to_owned()))?;
+        resp.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(resp)
+}
+
+/// The status of a refused login: a code that is missing or wrong is 401, as a wrong
+/// password is; the rest as anywhere else.
+fn status_at_login(e: &ApiError) -> StatusCode {
+    match e {
+        ApiError::InvalidCode(_) | ApiError::NoCode => StatusCode::UNAUTHORIZED,
+        other => failure_status(other),
+    }
+}
+
+/// The JSON of a refused `login_only=1`: `status` 0, cPanel's `message` token, the reason in
+/// words and any hint (a replayed code's says when the next one is due).
+fn login_json(e: &ApiError) -> Value {
+    let mut out = Map::new();
+    out.insert("status".to_owned(), json!(0));
+    out.insert("message".to_owned(), json!(e.login_message()));
+    out.insert("reason".to_owned(), json!(e.reason()));
+    let warnings = e.warnings();
+    if !warnings.is_empty() {
+        out.insert("warnings".to_owned(), json!(warnings));
+    }
+    Value::Object(out)
+}
+
+/// A refused login: the page at `step` with the reason (and hints), or the JSON of
+/// `login_only=1`. A lockout or a full hashing queue says when to come back.
+fn refusal(json: bool, step: Step, e: ApiError) -> Response {
+    let status = status_at_login(&e);
+    let resp = if json {
+        no_store((status, Json(login_json(&e))).into_response())
+    } else {
+        let mut lines = vec![e.reason()];
+        lines.extend(e.warnings());
+        form(step, status, Some(&lines))
+    };
+    with_retry_after(resp, e.retry_after())
+}
+
+async fn login(state: &AppState, ip: &str, req: Request) -> Result<Outcome, (Step, ApiError)> {
+    let at_password = |e| (Step::Password, e);
+    let cookie = session_cookie(req.headers());
     let (parts, body) = req.into_parts();
-    let input = read_input(&parts, body, state.body_timeout).await?;
+    let input = read_input(&parts, body, state.body_timeout)
+        .await
+        .map_err(at_password)?;
     let p = &input.params;
     let (user, pass) = (p.get("user").unwrap_or(""), p.get("pass").unwrap_or(""));
+    let code = p.get("tfa_token").unwrap_or("").to_owned();
+    if user.is_empty() && pass.is_empty() {
+        // The second step: a code for the pending session of the cookie.
+        return match cookie {
+            Some(cookie) if p.get("tfa_token").is_some() => finish(state, ip, &cookie, code).await,
+            _ => Err(at_password(ApiError::LoginInvalid)),
+        };
+    }
     if user.is_empty() || pass.is_empty() {
-        return Err(ApiError::LoginInvalid);
+        return Err(at_password(ApiError::LoginInvalid));
     }
     // Throttled, and a refusal is audited there (a name that matches nobody as a keyed hash:
     // it may be a password typed into the wrong field).
-    let Some(principal) = check_password(state, user, pass, ip, PasswordUse::Login).await? else {
-        return Err(ApiError::LoginInvalid);
-    };
+    let principal = check_password(state, user, pass, ip, PasswordUse::Login)
+        .await
+        .map_err(at_password)?
+        .ok_or(at_password(ApiError::LoginInvalid))?;
     let now = state.now();
-    let (cookie, cpsess) = new_session_ids()?;
-    let session = Session {
-        cpsess: cpsess.clone(),
-        principal: principal.name().to_owned(),
-        expires: now.saturating_add(SESSION_SECS),
-    };
-    let code = p.get("tfa_token").unwrap_or("").to_owned();
-    let (hash, ip) = (sha256(&cookie), ip.to_owned());
-    // The second factor, the session and its audit row: one write trip.
-    state
+    let (new_cookie, cpsess) = new_session_ids().map_err(at_password)?;
+    let name = principal.name().to_owned();
+    let (hash, ip) = (sha256(&new_cookie), ip.to_owned());
+    // The second factor (when a code came or none is required), the session and its audit
+    // row: one write trip.
+    let pending = state
         .write(move |w| {
-            ops::second_factor(w, &session.principal, &ip, now, &code, ops::CodeUse::Login)?;
+            let required = code_required(w, &name)?;
+            let pending = required && code.is_empty();
+            if required && !pending {
+                ops::second_factor(w, &name, &ip, now, &code, ops::CodeUse::Login)?;
+            }
+            let session = Session {
+                cpsess,
+                principal: name,
+                expires: now.saturating_add(if pending { PENDING_SECS } else { SESSION_SECS }),
+                tfa_verified: required && !pending,
+            };
             w.add_session(&hash, &session, now)?;
-            Ok(w.audit(
+            let detail = if pending {
+                "password accepted; security code pending"
+            } else {
+                "session started"
+            };
+            w.audit(now, AuditKind::Login, &session.principal, &ip, detail)?;
+            Ok((pending, session.cpsess))
+        })
+        .await
+        .map_err(at_password)?;
+    Ok(match pending {
+        (true, _) => Outcome::Pending { cookie: new_cookie },
+        (false, cpsess) => Outcome::LoggedIn {
+            cookie: Some(new_cookie),
+            cpsess,
+        },
+    })
+}
+
+/// The second step: checks `code` for the pending session of `cookie` and, if right, replaces
+/// it with a full session under a new cookie and `cpsess` (the pending cookie opens nothing
+/// more). A wrong code counts against the code limits and leaves the session pending.
+async fn finish(
+    state: &AppState,
+    ip: &str,
+    cookie: &str,
+    code: String,
+) -> Result<Outcome, (Step, ApiError)> {
+    let now = state.now();
+    let old_hash = sha256(cookie);
+    let (new_cookie, cpsess) = new_session_ids().map_err(|e| (Step::Code, e))?;
+    let new_hash = sha256(&new_cookie);
+    let ip = ip.to_owned();
+    let done = state
+        .write(move |w| {
+            let Some(old) = w.session(&old_hash, now)? else {
+                return Ok(Err(ApiError::LoginPendingGone));
+            };
+            if !is_pending(w, &old)? {
+                // Nothing is owed (the policy went off meanwhile, or a code was given): the
+                // session stands as it is.
+                return Ok(Ok(None));
+            }
+            if let Err(e) =
+                ops::second_factor(w, &old.principal, &ip, now, &code, ops::CodeUse::Login)
+            {
+                // Committed all the same: a wrong code's failure row must stay.
+                return Ok(Err(e));
+            }
+            w.delete_session(&old_hash)?;
+            let session = Session {
+                cpsess,
+                principal: old.principal,
+                expires: now.saturating_add(SESSION_SECS),
+                tfa_verified: true,
+            };
+            w.add_session(&new_hash, &session, now)?;
+            w.audit(
                 now,
                 AuditKind::Login,
                 &session.principal,
                 &ip,
-                "session started",
-            )?)
+                "security code accepted; session started",
+            )?;
+            Ok(Ok(Some(session.cpsess)))
         })
-        .await?;
-    let mut resp = Redirect::to(&format!("/{cpsess}/")).into_response();
-    let cookie = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"
-    ))
-    .map_err(|_| ApiError::Internal("cookie header".to_owned()))?;
-    resp.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(resp)
+        .await
+        .map_err(|e| (Step::Code, e))?;
+    match done {
+        Ok(Some(cpsess)) => Ok(Outcome::LoggedIn {
+            cookie: Some(new_cookie),
+            cpsess,
+        }),
+        Ok(None) => {
+            let hash = sha256(cookie);
+            let session = state
+                .read(|r| Ok(r.session(&hash, now)?))
+                .map_err(|e| (Step::Password, e))?
+                .ok_or((Step::Password, ApiError::LoginPendingGone))?;
+            Ok(Outcome::LoggedIn {
+                cookie: None,
+                cpsess: session.cpsess,
+            })
+        }
+        Err(e @ ApiError::LoginPendingGone) => Err((Step::Password, e)),
+        Err(e) => Err((Step::Code, e)),
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -120,7 +372,22 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn form(status: StatusCode, messages: Option<&[String]>) -> Response {
+/// [`FORM`] without the section of the step not shown: `<!--step:NAME-->` to
+/// `<!--/step:NAME-->`, markers included.
+fn without_section(html: &str, name: &str) -> String {
+    let (open, close) = (
+        format!("<!--step:{name}-->"),
+        format!("<!--/step:{name}-->"),
+    );
+    match (html.find(&open), html.find(&close)) {
+        (Some(start), Some(end)) if end > start => {
+            format!("{}{}", &html[..start], &html[end + close.len()..])
+        }
+        _ => html.to_owned(),
+    }
+}
+
+fn form(step: Step, status: StatusCode, messages: Option<&[String]>) -> Response {
     let notice = messages
         .map(|lines| {
             let items: String = lines
@@ -130,5 +397,38 @@ fn form(status: StatusCode, messages: Option<&[String]>) -> Response {
             format!("<div id=\"login-status\">{items}</div>")
         })
         .unwrap_or_default();
-    no_store((status, Html(FORM.replacen("<!--notice-->", &notice, 1))).into_response())
+    let other = match step {
+        Step::Password => Step::Code,
+        Step::Code => Step::Password,
+    };
+    let page = without_section(FORM, other.section()).replacen("<!--notice-->", &notice, 1);
+    no_store((status, Html(page)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_step_shows_only_its_form() {
+        let password = without_section(FORM, Step::Code.section());
+        assert!(password.contains("name=\"pass\"") && !password.contains("tfa_login_form"));
+        assert!(!password.contains("name=\"tfa_token\""));
+        let code = without_section(FORM, Step::Password.section());
+        assert!(code.contains("id=\"tfa_login_form\"") && code.contains("name=\"tfa_token\""));
+        assert!(!code.contains("name=\"pass\""));
+    }
+
+    #[test]
+    fn accept_json_is_read_from_any_listed_type() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_json(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        assert!(!wants_json(&h));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html, Application/JSON;q=0.9"),
+        );
+        assert!(wants_json(&h));
+    }
 }

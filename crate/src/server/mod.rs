@@ -11,6 +11,7 @@
 //! logs carry the method, the path (with the `cpsess` token masked), the status and the time.
 
 pub mod auth;
+pub mod envelope;
 pub mod error;
 pub mod format;
 pub mod hashing;
@@ -21,6 +22,7 @@ pub mod request;
 pub mod router;
 pub mod state;
 pub mod uapi;
+pub mod uapi_tokens;
 pub mod whm;
 
 pub use error::ApiError;

@@ -257,6 +257,11 @@ pub fn enroll(
                 ip,
                 "two-factor authentication configured",
             )?;
+            // Under the policy a code is now required of this login: its sessions that gave
+            // none (this one included) are pending from now on.
+            if policy_on(w)? {
+                w.sessions_pending_for(identity, now.saturating_add(super::auth::PENDING_SECS))?;
+            }
             Ok(())
         }
         StepOutcome::Replayed => Err(ApiError::InvalidCode(CodeProblem::Replayed {

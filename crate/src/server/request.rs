@@ -144,15 +144,17 @@ pub async fn read_input(
         });
     }
     let (more, json) = match content_type.as_str() {
-        "application/x-www-form-urlencoded" | "" => {
+        "application/json" => (Vec::new(), Some(body)),
+        // cPanel's form parser takes multipart bodies too (spec section 1.1).
+        "multipart/form-data" => (multipart_pairs(full_content_type, body).await?, None),
+        // Any other type, or none, is read as a url-encoded form, as cPanel's server reads
+        // it: cPanel::PublicAPI (through HTTP::Tiny) posts its WHM calls' forms as
+        // `application/octet-stream` (docs/cpanel-notes.md).
+        _ => {
             let text = std::str::from_utf8(&body)
                 .map_err(|_| ApiError::BadBody(BodyProblem::FormNotUtf8))?;
             (form_pairs(text).collect(), None)
         }
-        "application/json" => (Vec::new(), Some(body)),
-        // cPanel's form parser takes multipart bodies too (spec section 1.1).
-        "multipart/form-data" => (multipart_pairs(full_content_type, body).await?, None),
-        other => return Err(ApiError::MediaType(other.to_owned())),
     };
     Ok(Input {
         params: Params::from_pairs(query.chain(more)),

@@ -37,6 +37,13 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::page).post(login::submit))
         .route("/login/", get(login::page).post(login::submit))
         .route("/login.css", get(login_css))
+        // The one-time login URL of WHM's `create_user_session` (cPanel's own path). A visit
+        // uses it up, so HEAD (which axum would route to GET) may not.
+        .route(
+            "/{cpsess}/login/",
+            get(whm::session::one_time_login)
+                .head(|| async { ApiError::Method { allowed: "GET" }.into_response() }),
+        )
         // Logging out changes state, so HEAD (which axum would otherwise route to GET) may not.
         .route(
             "/logout",

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Credentials;
-use super::error::{failure_status, uapi_envelope, with_retry_after, Api, ApiError};
+use super::envelope::uapi_envelope;
+use super::error::{failure_status, with_retry_after, Api, ApiError};
 use super::request::client_ip;
 use super::router::{api_answer, api_request};
 use super::{api_trip, ops, AppState, Ctx, Params, Trip};
@@ -53,12 +54,17 @@ pub async fn execute(
         function,
     } = path;
     let ip = client_ip(&req);
+    let page_if_pending = !super::login::wants_json(req.headers());
     let result = async {
         let (creds, input) =
             api_request(&state, cpsess.as_deref(), req, Api::Uapi, |_| Ok(())).await?;
         dispatch(&state, creds, ip, module, function.clone(), input.params).await
     }
     .await;
+    // A session that still owes its security code gets the code page (cPanel's answer).
+    if page_if_pending && matches!(result, Err(ApiError::TfaPending)) {
+        return super::login::security_code_page();
+    }
     let (status, allow) = match &result {
         Ok(_) => (axum::http::StatusCode::OK, None),
         Err(e) => (failure_status(e), e.allow()),
@@ -78,11 +84,13 @@ pub async fn dispatch(
     function: String,
     params: Params,
 ) -> Result<Answer, ApiError> {
-    let writes = module == MODULE
+    let writes = (module == MODULE
         && matches!(
             function.as_str(),
             "set_user_configuration" | "remove_user_configuration"
-        );
+        ))
+        || (module == super::uapi_tokens::MODULE
+            && super::uapi_tokens::WRITERS.contains(&function.as_str()));
     api_trip(state, creds, ip, writes, move |trip, ctx| {
         call(trip, ctx, &module, &function, &params)
     })
@@ -97,6 +105,9 @@ fn call(
     function: &str,
     params: &Params,
 ) -> Result<Answer, ApiError> {
+    if module == super::uapi_tokens::MODULE {
+        return super::uapi_tokens::call(trip, ctx, function, params);
+    }
     if module != MODULE {
         return Err(ApiError::UnknownModule(module.to_owned()));
     }

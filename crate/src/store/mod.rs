@@ -122,6 +122,9 @@ pub struct Session {
     pub cpsess: String,
     pub principal: String,
     pub expires: u64,
+    /// The login gave a valid security code (cPanel's `tfa_verified`). A session without one
+    /// is pending while 2FA is required of its login: it may only finish logging in.
+    pub tfa_verified: bool,
 }
 
 impl fmt::Debug for Session {
@@ -130,6 +133,7 @@ impl fmt::Debug for Session {
             .field("cpsess", &"<redacted>")
             .field("principal", &self.principal)
             .field("expires", &self.expires)
+            .field("tfa_verified", &self.tfa_verified)
             .finish()
     }
 }

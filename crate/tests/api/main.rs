@@ -11,10 +11,12 @@
 
 mod account_names;
 mod chosen_secrets;
+mod cpanel_clients;
 mod hardening;
 mod login;
 mod multipart;
 mod passwords;
+mod pending_sessions;
 mod protocol;
 mod sessions_tokens;
 mod store;
@@ -23,6 +25,7 @@ mod throttling;
 mod trips;
 mod uapi;
 mod whm;
+mod whm_calls;
 mod whm_for_user;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,24 +11,25 @@ use crate::Trips;
 use crate::{cpanel_auth, password, request, token, uapi_form, whm_auth, Env, SECRET, T0};
 
 #[tokio::test]
-async fn uapi_unknown_module_and_function_are_clear_4xx() {
+async fn uapi_unknown_module_and_function_in_cpanels_envelope() {
+    // cPanel answers these with HTTP 200 and status 0 (Cpanel::API; issue 9).
     let env = Env::new();
     let auth = cpanel_auth("bob");
     let r = env
         .get("/execute/Nope/get_user_configuration", Some(&auth))
         .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.text,
         uapi_err(
-            "Failed to load module “Nope”: no such module. The only module is “TwoFactorAuth”."
+            "Failed to load module “Nope”: The system failed to load the module “Cpanel::API::Nope” because of an error: Can't locate Cpanel/API/Nope.pm in @INC."
         )
     );
     let r = env.get("/execute/TwoFactorAuth/nope", Some(&auth)).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.text,
-        uapi_err("Could not find function “nope” in module “TwoFactorAuth”.")
+        uapi_err("The system could not find the function “nope” in the module “TwoFactorAuth”.")
     );
 }
 
@@ -94,8 +95,11 @@ async fn uapi_refuses_big_bodies_and_odd_methods() {
         ],
         "secret=x",
     );
+    // A text/plain body is read as a form, as cPanel reads it (issue 9): the function runs
+    // and refuses the missing code.
     let r = env.send(req).await;
-    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["status"], 0, "{}", r.text);
     assert_eq!(env.snapshot(), before);
 }
 
@@ -115,13 +119,14 @@ async fn whm_refuses_version_0_unknown_functions_and_non_whm_callers() {
             0
         )
     );
+    // cPanel's wording and HTTP 200, as cPanel::PublicAPI reads it (issue 9).
     let r = env.whm("root", "twofactorauth_nope", "").await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.text,
         whm_meta(
             "twofactorauth_nope",
-            "Could not find function “twofactorauth_nope” in module “WHM API 1”.",
+            "Unknown app (“twofactorauth_nope”) requested for this version (1) of the API.",
             0
         )
     );
@@ -165,7 +170,7 @@ async fn whm_xml_output() {
     assert!(r.headers["content-type"].starts_with("text/xml"));
     assert_eq!(
         r.text,
-        "<result><data><is_enabled>0</is_enabled></data><metadata><command>/twofactorauth_policy_status</command><reason>OK</reason><result>1</result><version>1</version></metadata></result>"
+        "<result><data><is_enabled>0</is_enabled></data><metadata><version>1</version><reason>OK</reason><result>1</result><command>twofactorauth_policy_status</command></metadata></result>"
     );
 }
 

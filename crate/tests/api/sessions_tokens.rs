@@ -47,13 +47,9 @@ async fn login(app: &Router, user: &str, pass: &str) -> (String, String) {
         ),
     )
     .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{user}: {}", r.text);
+    assert_eq!(r.status, StatusCode::FOUND, "{user}: {}", r.text);
     let cpsess = r.headers["location"].trim_matches('/').to_owned();
-    let cookie = r.headers["set-cookie"]
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = r.cookie();
     (cookie, cpsess)
 }
 

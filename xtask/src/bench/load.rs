@@ -53,7 +53,7 @@ impl Load {
         }
     }
 
-    /// A login without two-factor: one password check and one session write, answered 303 with
+    /// A login without two-factor: one password check and one session write, answered 302 with
     /// the cookie. oha follows no redirect, so each request is exactly that.
     pub(super) fn login(addr: &str, password: &str) -> Load {
         Load {
@@ -65,7 +65,7 @@ impl Load {
                 "application/x-www-form-urlencoded".to_owned(),
             )],
             body: Some(format!("user=demo&pass={}", form_escape(password))),
-            expect: "303",
+            expect: "302",
             ..Load::hello(addr)
         }
     }

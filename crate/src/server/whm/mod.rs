@@ -5,7 +5,10 @@
 //! accounts it owns (spec section 4). Each call is one store trip. This module never logs
 //! parameters or secrets.
 
+mod meta;
 mod secrets;
+pub mod session;
+pub mod tokens;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,9 +20,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Credentials;
+use super::envelope::whm_envelope;
 use super::error::{
-    failure_status, not_authorized_to_modify, whm_envelope, with_retry_after, AccessProblem, Api,
-    ApiError,
+    failure_status, not_authorized_to_modify, with_retry_after, AccessProblem, Api, ApiError,
 };
 use super::format::to_whm_xml;
 use super::request::client_ip;
@@ -41,6 +44,12 @@ pub const FUNCTIONS: &[&str] = &[
     "twofactorauth_policy_status",
     "twofactorauth_get_tfa_config_for_user",
     "twofactorauth_set_tfa_config_for_user",
+    "applist",
+    "version",
+    "create_user_session",
+    "api_token_create",
+    "api_token_list",
+    "api_token_revoke",
 ];
 
 /// The functions that write (reading secrets writes its audit row).
@@ -52,6 +61,9 @@ const WRITERS: &[&str] = &[
     "twofactorauth_disable_policy",
     "twofactorauth_get_tfa_config_for_user",
     "twofactorauth_set_tfa_config_for_user",
+    "create_user_session",
+    "api_token_create",
+    "api_token_revoke",
 ];
 
 /// What a WHM function answers: `data`, or `None` for metadata only.
@@ -78,6 +90,8 @@ async fn handle(state: AppState, path: WhmPath, xml: bool, req: Request) -> Resp
     let WhmPath { cpsess, function } = path;
     let ip = client_ip(&req);
     let method = req.method().clone();
+    let origin = request_origin(&req);
+    let page_if_pending = !super::login::wants_json(req.headers());
     let result = async {
         let version_1 = |input: &Input| match input.params.get("api.version") {
             Some("1") => Ok(()),
@@ -87,7 +101,12 @@ async fn handle(state: AppState, path: WhmPath, xml: bool, req: Request) -> Resp
             api_request(&state, cpsess.as_deref(), req, Api::Whm, version_1).await?;
         dispatch(&state, creds, ip, function.clone(), method, input).await
     }
-    .await;
+    .await
+    .map(|answer| with_absolute_url(answer, &origin));
+    // A session that still owes its security code gets the code page (cPanel's answer).
+    if page_if_pending && matches!(result, Err(ApiError::TfaPending)) {
+        return super::login::security_code_page();
+    }
     let (status, allow) = match &result {
         Ok(_) => (StatusCode::OK, None),
         Err(e) => (failure_status(e), e.allow()),
@@ -105,6 +124,32 @@ async fn handle(state: AppState, path: WhmPath, xml: bool, req: Request) -> Resp
         (status, axum::Json(envelope)).into_response()
     };
     with_retry_after(api_answer(resp, allow), retry_after)
+}
+
+/// `scheme://host` of the request as its client addressed it (`X-Forwarded-Proto: https`
+/// behind a TLS proxy, else `http`), for the URL `create_user_session` returns.
+fn request_origin(req: &Request) -> Option<String> {
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return None;
+    }
+    let https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    Some(format!("{}://{host}", if https { "https" } else { "http" }))
+}
+
+/// Makes a relative `url` in the data (`create_user_session`'s) absolute with `origin`.
+fn with_absolute_url(mut answer: Answer, origin: &Option<String>) -> Answer {
+    if let (Some(Value::Object(data)), Some(origin)) = (answer.as_mut(), origin) {
+        if let Some(Value::String(url)) = data.get_mut("url") {
+            if url.starts_with('/') {
+                *url = format!("{origin}{url}");
+            }
+        }
+    }
+    answer
 }
 
 /// Runs one WHM API 1 function as one store trip. The HTTP handlers and the `whmapi1`
@@ -144,10 +189,7 @@ fn call(
 ) -> Result<Answer, ApiError> {
     // An unknown function is reported before the caller's rights.
     if !FUNCTIONS.contains(&function) {
-        return Err(ApiError::UnknownFunction {
-            module: "WHM API 1".to_owned(),
-            function: function.to_owned(),
-        });
+        return Err(ApiError::UnknownApp(function.to_owned()));
     }
     let me = whm_user(ctx)?;
     let p = &input.params;
@@ -187,16 +229,19 @@ fn call(
         "twofactorauth_get_tfa_config_for_user" => {
             secrets::get_tfa_config_for_user(trip, ctx, me, p.get("user"))
         }
+        "applist" => Ok(meta::applist()),
+        "version" => Ok(meta::version()),
+        "create_user_session" => session::create_user_session(trip, ctx, me, p),
+        "api_token_create" => tokens::api_token_create(trip, ctx, input),
+        "api_token_list" => tokens::api_token_list(trip, ctx),
+        "api_token_revoke" => tokens::api_token_revoke(trip, ctx, input),
         "twofactorauth_set_tfa_config_for_user" => {
             if method != Method::POST {
                 return Err(ApiError::Method { allowed: "POST" });
             }
             secrets::set_tfa_config_for_user(trip, ctx, me, input.json.as_deref())
         }
-        _ => Err(ApiError::UnknownFunction {
-            module: "WHM API 1".to_owned(),
-            function: function.to_owned(),
-        }),
+        _ => Err(ApiError::UnknownApp(function.to_owned())),
     }
 }
 
@@ -333,6 +378,13 @@ fn set_policy(trip: Trip<'_, '_>, ctx: &Ctx, me: &Account, on: bool) -> Result<A
                 &ctx.ip,
                 "two-factor authentication security policy",
             )
+        })
+        // The sessions that gave no code are pending from now on where 2FA is required.
+        .and_then(|()| match on {
+            true => w
+                .sessions_pending_for_all(ctx.now.saturating_add(super::auth::PENDING_SECS))
+                .map(drop),
+            false => Ok(()),
         })
         .map_err(|e| {
             tracing::error!(detail = %e, "policy change failed");

@@ -96,6 +96,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE INDEX password_failures_at ON password_failures(at);",
     // 4: the system-wide issuer leaves the key an account name could take.
     MOVE_SYSTEM_ISSUER,
+    // 5: a session remembers whether its login gave a security code (cPanel's session file
+    // keeps the same flag, `tfa_verified`). One that did not is pending whenever 2FA is
+    // required of its login (the policy is on and the login has 2FA): it may only finish
+    // logging in. Sessions from before this version gave no code as far as anyone knows.
+    "ALTER TABLE sessions ADD COLUMN tfa_verified INTEGER NOT NULL DEFAULT 0;",
+    // 6: API tokens get names, as cPanel's do (unique per account; the tokens made before
+    // get `token-ID`; a token added without a name gets one the same way), and the one-time
+    // login URLs of `create_user_session`, kept as the SHA-256 of their secret until used or
+    // expired.
+    "ALTER TABLE api_tokens ADD COLUMN name TEXT;
+     UPDATE api_tokens SET name = 'token-' || id;
+     CREATE UNIQUE INDEX api_tokens_name ON api_tokens(account, name);
+     CREATE TRIGGER api_tokens_default_name AFTER INSERT ON api_tokens
+        WHEN NEW.name IS NULL
+        BEGIN UPDATE api_tokens SET name = 'token-' || NEW.id WHERE id = NEW.id; END;
+     CREATE TABLE one_time_logins (
+        hash BLOB PRIMARY KEY NOT NULL,
+        principal TEXT NOT NULL,
+        cpsess TEXT NOT NULL,
+        expires INTEGER NOT NULL
+     );
+     CREATE INDEX one_time_logins_expires ON one_time_logins(expires);",
 ];
 
 /// Migration 4: the system-wide issuer moves from `system_wide_issuer`, which a reseller of

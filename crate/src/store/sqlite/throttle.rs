@@ -298,15 +298,7 @@ impl Writer<'_> {
         limit: Limit,
     ) -> Result<bool, StoreError> {
         let counts = self.password_counts(count_sql, value, now, limit)?;
-        if counts.failures < limit.max_failures || self.locked_until(key, now)?.is_some() {
-            return Ok(false);
-        }
-        change(
-            self.conn,
-            LOCK,
-            &[&key, &to_i64(now.saturating_add(limit.lock_secs))],
-        )?;
-        Ok(true)
+        self.lock_if_reached(counts.failures, key, now, limit)
     }
 
     /// At the limit, locks `key` unless it is locked already. True when it locked.
@@ -319,9 +311,20 @@ impl Writer<'_> {
         limit: Limit,
     ) -> Result<bool, StoreError> {
         let since = now.saturating_sub(limit.window_secs);
-        if self.failures_since(count_sql, value, since)? < limit.max_failures
-            || self.locked_until(key, now)?.is_some()
-        {
+        let failures = self.failures_since(count_sql, value, since)?;
+        self.lock_if_reached(failures, key, now, limit)
+    }
+
+    /// Locks `key` for the limit's lock time when `failures` reached the limit, unless it is
+    /// locked already. True when it locked.
+    fn lock_if_reached(
+        &self,
+        failures: u64,
+        key: &str,
+        now: u64,
+        limit: Limit,
+    ) -> Result<bool, StoreError> {
+        if failures < limit.max_failures || self.locked_until(key, now)?.is_some() {
             return Ok(false);
         }
         change(

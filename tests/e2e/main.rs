@@ -14,7 +14,9 @@ mod cpanel_login;
 mod cpanel_whm;
 mod http;
 mod login;
+mod secrets_at_rest;
 mod server;
+mod tls;
 
 use serde_json::Value;
 use tfa_e2e::{add_account, tfa_ok, workspace_root, Server, ServerOptions};

@@ -171,6 +171,8 @@ pub struct ServerOptions {
     pub prlimit: Vec<String>,
     /// More environment variables for the server (`RUST_LOG`, …).
     pub env: Vec<(String, String)>,
+    /// `--listen` (default `127.0.0.1:0`).
+    pub listen: Option<String>,
 }
 
 impl ServerOptions {
@@ -185,7 +187,7 @@ impl ServerOptions {
 
 /// A running `tfa serve` on 127.0.0.1 with a free port.
 pub struct Server {
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when the banner says so)
     pub base_url: String,
     pub data_dir: PathBuf,
     /// stderr (the tracing log).
@@ -233,7 +235,8 @@ impl Server {
             }
             outer
         };
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        let listen = opts.listen.as_deref().unwrap_or("127.0.0.1:0");
+        cmd.args(["serve", "--listen", listen])
             .args(&opts.args)
             .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -260,13 +263,13 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let out = self.stdout();
-            if let Some(rest) = out
-                .lines()
-                .find_map(|l| l.strip_prefix("Listening on http://"))
-            {
+            if let Some((scheme, rest)) = out.lines().find_map(|l| {
+                l.strip_prefix("Listening on ")
+                    .and_then(|url| url.split_once("://"))
+            }) {
                 let addr: SocketAddr = rest.trim().parse().expect("a socket address in the banner");
                 if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-                    self.base_url = format!("http://{addr}");
+                    self.base_url = format!("{scheme}://{addr}");
                     return;
                 }
             }
@@ -278,6 +281,11 @@ impl Server {
             assert!(Instant::now() < deadline, "tfa serve did not become ready");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The server's process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// `base_url` + `path`.

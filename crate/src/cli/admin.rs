@@ -18,9 +18,14 @@ use super::error::{usage, CliError};
 
 /// Opens the store; on an empty one creates `root` and the cPanel user `demo` and prints their
 /// passwords once (stdout when serving, stderr otherwise so scripts' stdout stays clean).
-pub async fn open_store(dir: &Path, serving: bool) -> Result<Store, CliError> {
+pub async fn open_store(
+    dir: &Path,
+    key_file: Option<&Path>,
+    serving: bool,
+) -> Result<Store, CliError> {
     let dir = dir.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+    let key_file = key_file.map(Path::to_path_buf);
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir, key_file.as_deref()))
         .await
         .map_err(|e| CliError::Io(e.to_string()))??;
     if store.read(|r| r.is_empty())? {

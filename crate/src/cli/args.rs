@@ -19,6 +19,11 @@ pub struct Cli {
     /// one `serve` last used, else the system's.
     #[arg(long, global = true, env = "TFA_HOSTNAME")]
     pub hostname: Option<String>,
+    /// The key file that encrypts the TOTP secrets at rest (256-bit, mode 0600; made on the
+    /// first start of a store without encrypted secrets). Default: tfa.key in the data
+    /// directory. Back it up: without it the secrets cannot be read.
+    #[arg(long, global = true, env = "TFA_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -39,17 +44,50 @@ pub enum Command {
     Whmapi1(WhmArgs),
     /// Import cPanel's tfa_userdata.json and issuer_userdata.json from DIR (one transaction).
     ImportCpanel { dir: PathBuf },
-    /// Export the store as cPanel's tfa_userdata.json and issuer_userdata.json into DIR (mode 0600).
+    /// Export the store as cPanel's tfa_userdata.json and issuer_userdata.json into DIR (mode
+    /// 0600). cPanel's format is plaintext: the exported secrets are NOT encrypted.
     ExportCpanel { dir: PathBuf },
+    /// Manage the key that encrypts the TOTP secrets at rest.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Print the audit log (enable, disable, failed codes, lockouts, logins), oldest first.
     Audit,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Re-encrypt every secret under a new key (one transaction), then replace the key file
+    /// (the new key is written to KEY.new first; the old one is kept as KEY.old until the
+    /// swap is done). A crash at any point leaves a store that starts with one of the two.
+    Rotate,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free one).
+    /// Address to listen on (port 0 picks a free one). A non-loopback address needs TLS
+    /// (--tls-cert/--tls-key or --tls self-signed) or --insecure-http.
     #[arg(long, default_value = "127.0.0.1:2083")]
     pub listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Reloaded
+    /// on SIGHUP.
+    #[arg(
+        long,
+        env = "TFA_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "TFA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// `self-signed`: serve HTTPS with a certificate made on first start and kept in the data
+    /// directory (tls-self-signed.crt and .key, mode 0600).
+    #[arg(long, value_enum, conflicts_with = "tls_cert")]
+    pub tls: Option<TlsMode>,
+    /// Serve plain HTTP on a non-loopback address: only when TLS is terminated in front
+    /// of tfa (a proxy or load balancer).
+    #[arg(long, conflicts_with_all = ["tls", "tls_cert"])]
+    pub insecure_http: bool,
     /// The enrollment page's directory (default: ./www if it exists).
     #[arg(long)]
     pub www: Option<PathBuf>,
@@ -95,6 +133,13 @@ pub struct ServeArgs {
     /// Audit rows kept at most, the oldest removed first (0: no row limit).
     #[arg(long, env = "TFA_AUDIT_MAX_ROWS", default_value_t = Writer::AUDIT_MAX_ROWS)]
     pub audit_max_rows: u64,
+}
+
+/// `--tls` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// A self-signed certificate kept in the data directory.
+    SelfSigned,
 }
 
 #[derive(Debug, Subcommand)]

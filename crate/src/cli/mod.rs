@@ -17,7 +17,7 @@ use tfa::server::AppState;
 use tfa::store::cpanel;
 
 pub use args::Cli;
-use args::{Command, TokenCommand};
+use args::{Command, KeyCommand, TokenCommand};
 use error::CliError;
 
 /// Runs the parsed command line.
@@ -42,7 +42,8 @@ fn fail(e: &CliError) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     let serving = matches!(cli.command, Command::Serve(_));
-    let store = admin::open_store(&cli.data, serving).await?;
+    let store = admin::open_store(&cli.data, cli.key_file.as_deref(), serving).await?;
+    let cli_key_file = store.key_file().to_path_buf();
     let hostname = admin::resolve_hostname(&store, cli.hostname.as_deref(), serving)?;
     match cli.command {
         Command::Serve(args) => serve::serve(store, &hostname, args).await?,
@@ -82,10 +83,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::ExportCpanel { dir } => {
             cpanel::export(&store, &dir)?;
             println!(
-                "Wrote {} and {} (mode 0600) in {}.",
+                "Wrote {} and {} (mode 0600) in {}. cPanel's format is plaintext: these \
+                 files hold the TOTP secrets unencrypted; keep them private and delete them \
+                 when done.",
                 cpanel::TFA_FILE,
                 cpanel::ISSUER_FILE,
                 dir.display()
+            );
+        }
+        Command::Key(KeyCommand::Rotate) => {
+            let count = tokio::task::spawn_blocking(move || store.rotate_key())
+                .await
+                .map_err(|e| CliError::Io(e.to_string()))??;
+            println!(
+                "Re-encrypted {count} secret(s) under a new key, now in {}. Back up the new key file: the old one no longer opens this store.",
+                cli_key_file.display()
             );
         }
     }

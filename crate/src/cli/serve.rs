@@ -1,18 +1,21 @@
 //! `tfa serve`: binds the listener, prints where to go, and runs the server until SIGTERM.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tfa::server::hashing::Hasher;
 use tfa::server::listen::{connection_cap_from_file_limit, Timeouts};
+use tfa::server::tls::Tls;
 use tfa::server::{self, AppState};
 use tfa::store::{Limit, Limits, Store};
 
-use super::args::ServeArgs;
+use super::args::{ServeArgs, TlsMode};
 use super::error::{usage, CliError};
 
 pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), CliError> {
     let (password_limits, hasher) = password_settings(&args);
+    let tls = tls_settings(&store, hostname, &args)?;
     let www = args.www.or_else(|| {
         let default = PathBuf::from("www");
         default.join("index.html").exists().then_some(default)
@@ -28,9 +31,20 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Io(format!("cannot read the bound address: {e}")))?;
-    println!("Listening on http://{addr}");
-    println!("Log in at http://{addr}/login (root or demo), then enroll on the page it opens.");
-    println!("API: curl -u demo:PASSWORD http://{addr}/execute/TwoFactorAuth/generate_user_configuration");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("Listening on {scheme}://{addr}");
+    println!("Log in at {scheme}://{addr}/login (root or demo), then enroll on the page it opens.");
+    let curl = match (&tls, args.tls) {
+        (Some(t), Some(TlsMode::SelfSigned)) => {
+            println!(
+                "Self-signed certificate: {} (clients must trust it)",
+                t.cert_path().display()
+            );
+            format!("curl --cacert {} ", t.cert_path().display())
+        }
+        _ => "curl ".to_owned(),
+    };
+    println!("API: {curl}-u demo:PASSWORD {scheme}://{addr}/execute/TwoFactorAuth/generate_user_configuration");
     match &www {
         Some(dir) => tracing::info!(%addr, www = %dir.display(), hostname, "tfa serving"),
         None => {
@@ -50,18 +64,55 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
     let state = AppState::new(store, hostname, www)
         .with_body_timeout(timeouts.body)
         .with_password_limits(password_limits)
-        .with_hasher(hasher);
+        .with_hasher(hasher)
+        .with_secure(tls.is_some());
     server::run(
         listener,
         state,
         server::shutdown_signal(),
         timeouts,
         max_connections,
+        tls,
     )
     .await
     .map_err(|e| CliError::Io(format!("server error: {e}")))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The TLS configuration the options ask for (with its SIGHUP reload installed), or none;
+/// refuses plain HTTP on an address other machines can reach unless --insecure-http says TLS
+/// is terminated in front.
+fn tls_settings(
+    store: &Store,
+    hostname: &str,
+    args: &ServeArgs,
+) -> Result<Option<Arc<Tls>>, CliError> {
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls) {
+        (Some(cert), Some(key), _) => Tls::from_files(cert, key),
+        (_, _, Some(TlsMode::SelfSigned)) => {
+            let dir = store.path().parent().unwrap_or(Path::new("."));
+            Tls::self_signed(dir, hostname)
+        }
+        _ => {
+            if !args.listen.ip().is_loopback() && !args.insecure_http {
+                return Err(usage(format!(
+                    "refusing to serve plain HTTP on {}, an address other machines can reach: \
+                     passwords, security codes and session cookies would cross the network \
+                     unencrypted. Serve HTTPS with --tls-cert FILE --tls-key FILE or \
+                     --tls self-signed, or pass --insecure-http if TLS is terminated in front \
+                     of tfa.",
+                    args.listen
+                )));
+            }
+            return Ok(None);
+        }
+    };
+    let tls = Arc::new(tls.map_err(|e| usage(e.to_string()))?);
+    tfa::server::tls::reload_on_hangup(Arc::clone(&tls))
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    tracing::info!(cert = %tls.cert_path().display(), "TLS on (SIGHUP reloads the certificate)");
+    Ok(Some(tls))
 }
 
 /// The wrong-password limits and the hashing pool the options ask for, logged once.

@@ -387,7 +387,7 @@ pub fn resolve(
 
 /// Is a security code required of `principal`: the policy is on and it has 2FA?
 pub fn code_required(r: &Reader<'_>, principal: &str) -> Result<bool, ApiError> {
-    Ok(ops::policy_on(r)? && r.tfa_secret(principal)?.is_some())
+    Ok(ops::policy_on(r)? && r.has_tfa(principal)?)
 }
 
 /// A session is pending while its login gave no security code and one is required of it: it

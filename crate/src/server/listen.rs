@@ -10,6 +10,10 @@
 //!   connection's start (hyper's timer, for the whole head, not per byte); a connection with no
 //!   request in flight is closed after [`Timeouts::idle`]; a request body must arrive within
 //!   [`Timeouts::body`] (enforced where bodies are read).
+//! - **TLS** (when configured): the handshake must finish within [`Timeouts::header`] of the
+//!   connection's start, and a connection still in its handshake counts as idle (eviction
+//!   may close it). Each connection takes the configuration in force when it was accepted, so
+//!   a reload ([`super::tls`]) reaches new connections and leaves open ones alone.
 //! - **Graceful shutdown**: on the signal the loop stops accepting, asks every connection to
 //!   finish its request in flight, and waits for them (at most [`DRAIN`]).
 
@@ -23,7 +27,7 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 use tower::ServiceExt;
 
@@ -185,13 +189,15 @@ impl Registry {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains the connections.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// drains the connections.
 pub async fn serve<F>(
     listener: TcpListener,
     app: Router,
     shutdown: F,
     timeouts: Timeouts,
     max_connections: usize,
+    tls: Option<Arc<super::tls::Tls>>,
 ) -> std::io::Result<()>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
@@ -248,8 +254,9 @@ where
             timeouts,
         };
         let app = app.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
-            conn.run(stream, addr, app).await;
+            conn.start(stream, addr, app, acceptor).await;
             drop(slot);
         });
     }
@@ -287,8 +294,44 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: tokio::net::TcpStream, addr: SocketAddr, app: Router) {
+    /// Runs the TLS handshake if there is one, then serves the connection.
+    async fn start(
+        mut self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        app: Router,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) {
         let _ = stream.set_nodelay(true);
+        let Some(acceptor) = acceptor else {
+            return self.run(TokioIo::new(stream), addr, app).await;
+        };
+        let handshake = tokio::select! {
+            done = tokio::time::timeout(self.timeouts.header, acceptor.accept(stream)) => match done {
+                Ok(Ok(tls)) => Some(tls),
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    None
+                }
+            },
+            // Evicted or shut down mid-handshake.
+            () = self.close.notified() => None,
+            _ = self.stop.changed() => None,
+        };
+        match handshake {
+            Some(tls) => self.run(TokioIo::new(tls), addr, app).await,
+            None => self.registry.remove(self.id),
+        }
+    }
+
+    async fn run<I>(mut self, io: I, addr: SocketAddr, app: Router)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
         let registry = Arc::clone(&self.registry);
         let id = self.id;
         // Each request marks the connection busy until its response is produced.
@@ -314,8 +357,7 @@ impl Connection {
             .timer(TokioTimer::new())
             .header_read_timeout(self.timeouts.header)
             .keep_alive(true);
-        let conn =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let conn = builder.serve_connection(io, TowerToHyperService::new(service));
         tokio::pin!(conn);
         let mut closing = false;
         loop {

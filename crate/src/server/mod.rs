@@ -21,6 +21,7 @@ pub mod ops;
 pub mod request;
 pub mod router;
 pub mod state;
+pub mod tls;
 pub mod uapi;
 pub mod uapi_tokens;
 pub mod whm;
@@ -31,19 +32,28 @@ pub use router::router;
 pub use state::{api_trip, random_bytes, system_clock, AppState, Clock, Ctx, Trip};
 
 /// Serves the router on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish, within the timeouts and connection cap of [`listen`]. Client addresses reach the
-/// handlers for throttling.
+/// finish, within the timeouts and connection cap of [`listen`], over TLS when `tls` is
+/// given ([`tls`]). Client addresses reach the handlers for throttling.
 pub async fn run<F>(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: F,
     timeouts: listen::Timeouts,
     max_connections: usize,
+    tls: Option<std::sync::Arc<tls::Tls>>,
 ) -> std::io::Result<()>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    listen::serve(listener, router(state), shutdown, timeouts, max_connections).await
+    listen::serve(
+        listener,
+        router(state),
+        shutdown,
+        timeouts,
+        max_connections,
+        tls,
+    )
+    .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

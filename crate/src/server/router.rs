@@ -31,9 +31,14 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// logs in without `--www` and the form needs no inline style.
 const LOGIN_CSS: &str = include_str!("../../../www/login.css");
 
+/// `Strict-Transport-Security` over TLS: a year, this host only (the server does not know
+/// whether every subdomain speaks HTTPS).
+pub const HSTS: &str = "max-age=31536000";
+
 /// The router: UAPI, WHM API 1, login, and the enrollment page.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let secure = state.secure;
+    let router = Router::new()
         .route("/login", get(login::page).post(login::submit))
         .route("/login/", get(login::page).post(login::submit))
         .route("/login.css", get(login_css))
@@ -57,8 +62,41 @@ pub fn router(state: AppState) -> Router {
         .route("/{cpsess}/json-api/{function}", any(whm::json))
         .route("/{cpsess}/xml-api/{function}", any(whm::xml))
         .fallback(static_files)
-        .layer(middleware::from_fn(log_request))
-        .with_state(state)
+        .layer(middleware::from_fn(log_request));
+    let router = if secure {
+        router.layer(middleware::from_fn(secure_transport))
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+/// Over TLS: HSTS on every answer, and every cookie `Secure` (here, once, rather than at each
+/// place a cookie is made, so no cookie can miss it).
+async fn secure_transport(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(HSTS),
+    );
+    let cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| match v.to_str() {
+            Ok(text) if !text.to_ascii_lowercase().contains("; secure") => {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or_else(|_| v.clone())
+            }
+            _ => v.clone(),
+        })
+        .collect();
+    if !cookies.is_empty() {
+        headers.remove(header::SET_COOKIE);
+        for cookie in cookies {
+            headers.append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
 }
 
 /// The request path with any `cpsess` token masked, for logs.

@@ -35,6 +35,8 @@ pub struct AppState {
     pub hasher: super::hashing::Hasher,
     /// Wrong passwords per identity and per address before a lockout.
     pub password_limits: crate::store::Limits,
+    /// Served over TLS: cookies are `Secure` and HSTS is sent.
+    pub secure: bool,
 }
 
 impl AppState {
@@ -48,7 +50,14 @@ impl AppState {
             body_timeout: super::listen::Timeouts::default().body,
             hasher: super::hashing::Hasher::for_this_machine(),
             password_limits: super::auth::PASSWORD_LIMITS,
+            secure: false,
         }
+    }
+
+    /// Marks the server as served over TLS.
+    pub fn with_secure(mut self, secure: bool) -> AppState {
+        self.secure = secure;
+        self
     }
 
     /// Replaces the password hashing service (its workers and queue).

@@ -151,7 +151,7 @@ fn set_user_configuration(
 /// `{is_enabled:1, issuer}` or `{is_enabled:0}` for a 2FA username.
 fn configuration_of(trip: Trip<'_, '_>, ctx: &Ctx, username: &str) -> Result<Value, ApiError> {
     let r = trip.reader();
-    if r.tfa_secret(username)?.is_none() {
+    if !r.has_tfa(username)? {
         return Ok(json!({"is_enabled": 0}));
     }
     let issuer = ops::resolve_issuer(r, &ctx.hostname, &ctx.caller.principal)?;

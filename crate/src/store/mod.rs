@@ -6,6 +6,7 @@
 //! Access is by trips ([`Store::read`], [`Store::write`]): one request is one trip.
 
 pub mod cpanel;
+pub mod crypto;
 mod names;
 mod sqlite;
 
@@ -270,6 +271,8 @@ pub enum StoreError {
     Transaction(String),
     /// The writer thread has stopped, so nothing can be written.
     WriterGone,
+    /// The key file is missing, unreadable or not this store's key.
+    Key { path: PathBuf, why: String },
 }
 
 impl fmt::Display for StoreError {
@@ -286,6 +289,7 @@ impl fmt::Display for StoreError {
             StoreError::Poisoned => f.write_str("the database connection pool is unusable after a crash in another thread"),
             StoreError::Transaction(why) => write!(f, "the write transaction failed: {why}"),
             StoreError::WriterGone => f.write_str("the database writer has stopped"),
+            StoreError::Key { path, why } => write!(f, "the key file {} {why}", path.display()),
         }
     }
 }

@@ -18,6 +18,7 @@ mod multipart;
 mod passwords;
 mod pending_sessions;
 mod protocol;
+mod secrets_at_rest;
 mod sessions_tokens;
 mod store;
 mod sweep;
@@ -142,7 +143,7 @@ impl Env {
     /// `info@bob.example` and team user `alice@bob`. Tokens for the accounts, passwords for all.
     fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data")).unwrap();
+        let store = Store::open(&dir.path().join("data"), None).unwrap();
         let accounts = [
             account("root", AccountKind::Root, "root", ""),
             account("res", AccountKind::Reseller, "root", "res.example"),

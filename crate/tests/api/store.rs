@@ -23,12 +23,20 @@ async fn store_is_versioned_and_private() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files, ["tfa.sqlite3", "tfa.sqlite3-shm", "tfa.sqlite3-wal"]);
+    assert_eq!(
+        files,
+        [
+            "tfa.key",
+            "tfa.sqlite3",
+            "tfa.sqlite3-shm",
+            "tfa.sqlite3-wal"
+        ]
+    );
     for f in &files {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
     // Reopening applies no migration twice.
-    let again = Store::open(dir).unwrap();
+    let again = Store::open(dir, None).unwrap();
     assert_eq!(again.schema_version().unwrap(), tfa::store::SCHEMA_VERSION);
     assert_eq!(again.accounts().unwrap().len(), 4);
 }
@@ -38,17 +46,17 @@ fn store_tightens_wide_files_and_refuses_a_newer_schema() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let path = Store::open(&dir).unwrap().path().to_owned();
+    let path = Store::open(&dir, None).unwrap().path().to_owned();
     for p in [&dir, &path] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    Store::open(&dir).unwrap();
+    Store::open(&dir, None).unwrap();
     assert_eq!((mode(&dir), mode(&path)), (0o700, 0o600));
     // A database written by a later tfa is left alone, not migrated down or over.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
-    let e = Store::open(&dir).unwrap_err();
+    let e = Store::open(&dir, None).unwrap_err();
     assert!(
         matches!(e, StoreError::TooNew { found: 99, known } if known == tfa::store::SCHEMA_VERSION),
         "{e}"

@@ -286,7 +286,7 @@ fn get_user_configs(
     // Only the listed accounts' configs are looked up (no other secret is read).
     let mut data = Map::new();
     for a in accounts {
-        let enabled = r.tfa_secret(&a.name)?.is_some();
+        let enabled = r.has_tfa(&a.name)?;
         let domain = if a.kind == AccountKind::Root {
             ctx.hostname.to_string()
         } else {

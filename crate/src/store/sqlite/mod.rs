@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::crypto::{self, KeyFiles, KeyRing, Rotation};
 use super::{prepare_data_dir, StoreError, DB_FILE};
 use sql::{change, one, one_row, rows, text_pair, to_i64, to_u64};
 
@@ -51,6 +52,8 @@ const STATEMENT_CACHE: usize = 128;
 /// Read access inside one read transaction (or inside a write job: a [`Writer`] derefs to it).
 pub struct Reader<'c> {
     conn: &'c Connection,
+    /// The key that seals and opens the TOTP secrets.
+    keys: &'c KeyRing,
 }
 
 /// Write access inside one job of the writer's transaction. Derefs to [`Reader`], so a job
@@ -82,7 +85,7 @@ impl RollsBack for StoreError {
 /// One job for the writer thread: runs inside its savepoint of the open transaction (or is
 /// told that the transaction could not begin) and returns what to do once the batch's commit
 /// is known.
-type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Deliver + Send>;
+type Job = Box<dyn FnOnce(Result<(&Connection, &KeyRing), &StoreError>) -> Deliver + Send>;
 /// Hands a job's result to its caller, given the outcome of the batch's commit.
 type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
@@ -90,6 +93,7 @@ struct Inner {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     jobs: mpsc::Sender<Job>,
+    keys: Arc<KeyRing>,
 }
 
 /// The store handle. Cheap to clone; every clone shares the read pool and the writer thread,
@@ -109,8 +113,11 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`: the directory gets mode 0700, the
-    /// database and its WAL/SHM files 0600. Applies pending migrations, then starts the writer.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    /// database and its WAL/SHM files 0600. Finds the secrets' key (`key_file`, or
+    /// [`crypto::KEY_FILE`] in `dir`; made for a store without encrypted secrets, never over
+    /// them) before anything is written, applies pending migrations, seals any plaintext
+    /// secret left from an older version (one transaction), then starts the writer.
+    pub fn open(dir: &Path, key_file: Option<&Path>) -> Result<Store, StoreError> {
         prepare_data_dir(dir)?;
         let path = dir.join(DB_FILE);
         // A new database file is private from its first byte, and SQLite gives the -wal and
@@ -128,7 +135,12 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Durability: an acknowledged write survives a crash or power loss.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // The key first: a store whose key is missing or wrong is refused unchanged.
+        let files = KeyFiles::new(dir, key_file);
+        let resolved = crypto::resolve(&files, &tfa::key_evidence(&conn)?)?;
         schema::migrate(&mut conn)?;
+        let check = tfa::seal_at_rest(&mut conn, &resolved)?;
+        let keys = Arc::new(KeyRing::new(files, resolved.key, check));
         // Files left by an older tfa or copied in may be wider: tighten them.
         for suffix in ["", "-wal", "-shm"] {
             let file = PathBuf::from(format!("{}{suffix}", path.display()));
@@ -144,7 +156,10 @@ impl Store {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("tfa-store-writer".to_owned())
-            .spawn(move || writer_loop(conn, queue))
+            .spawn({
+                let keys = Arc::clone(&keys);
+                move || writer_loop(conn, &keys, queue)
+            })
             .map_err(|error| StoreError::Io {
                 path: path.clone(),
                 error,
@@ -154,6 +169,7 @@ impl Store {
                 path,
                 readers: Mutex::new(Vec::new()),
                 jobs,
+                keys,
             }),
         })
     }
@@ -161,6 +177,34 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The key file this store uses.
+    pub fn key_file(&self) -> &Path {
+        &self.inner.keys.files().path
+    }
+
+    /// Re-encrypts every secret under a new key in one transaction. The new key is written
+    /// to `<key file>.new` (0600, synced) first; after the commit it is renamed over the key
+    /// file, the old one kept as `<key file>.old` until the rename is done. A crash at any
+    /// point leaves the store with one of the two keys, which [`Store::open`] finds. Returns
+    /// how many secrets were re-encrypted.
+    pub fn rotate_key(&self) -> Result<usize, StoreError> {
+        let (rotation, key) = Rotation::begin(self.inner.keys.files())?;
+        // The job hands the key back with what it did, so that it is put in use after.
+        let done =
+            self.write(move |w| w.reseal_all(&key).map(|(count, check)| (count, check, key)));
+        let (count, check, key) = match done {
+            Ok(v) => v,
+            Err(e) => {
+                // Nothing committed: the old key stays the key.
+                let _ = rotation.abandon();
+                return Err(e);
+            }
+        };
+        rotation.finish()?;
+        self.inner.keys.replace(key, check)?;
+        Ok(count)
     }
 
     /// The schema version of the open database.
@@ -174,7 +218,7 @@ impl Store {
         E: From<StoreError>,
     {
         let conn = self.take_reader()?;
-        let result = in_read_transaction(&conn, f);
+        let result = in_read_transaction(&conn, &self.inner.keys, f);
         if let Ok(mut pool) = self.inner.readers.lock() {
             if pool.len() < READ_POOL {
                 pool.push(conn);
@@ -245,23 +289,25 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + RollsBack + Send + 'static,
     {
-        let job: Job = Box::new(move |conn: Result<&Connection, &StoreError>| -> Deliver {
-            let conn = match conn {
-                Ok(conn) => conn,
-                Err(e) => {
-                    reply(Err(E::from(StoreError::Transaction(e.to_string()))));
-                    return Box::new(|_| {});
-                }
-            };
-            let result = run_in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), &StoreError>| {
-                reply(match (result, commit) {
-                    (Ok(v), Ok(())) => Ok(v),
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Err(e)) => Err(E::from(StoreError::Transaction(e.to_string()))),
+        let job: Job = Box::new(
+            move |conn: Result<(&Connection, &KeyRing), &StoreError>| -> Deliver {
+                let (conn, keys) = match conn {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        reply(Err(E::from(StoreError::Transaction(e.to_string()))));
+                        return Box::new(|_| {});
+                    }
+                };
+                let result = run_in_savepoint(conn, keys, f);
+                Box::new(move |commit: Result<(), &StoreError>| {
+                    reply(match (result, commit) {
+                        (Ok(v), Ok(())) => Ok(v),
+                        (Err(e), _) => Err(e),
+                        (Ok(_), Err(e)) => Err(E::from(StoreError::Transaction(e.to_string()))),
+                    })
                 })
-            })
-        });
+            },
+        );
         self.inner
             .jobs
             .send(job)
@@ -280,6 +326,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 fn in_read_transaction<T, E>(
     conn: &Connection,
+    keys: &KeyRing,
     f: impl FnOnce(&Reader<'_>) -> Result<T, E>,
 ) -> Result<T, E>
 where
@@ -288,7 +335,7 @@ where
     conn.prepare_cached("BEGIN DEFERRED")
         .and_then(|mut s| s.execute([]))
         .map_err(|e| E::from(e.into()))?;
-    let result = f(&Reader { conn });
+    let result = f(&Reader { conn, keys });
     // Nothing was written: ending the snapshot cannot lose anything, whatever `f` returned.
     let end = conn
         .prepare_cached("COMMIT")
@@ -303,6 +350,7 @@ where
 /// Runs one job inside a savepoint of the writer's open transaction.
 fn run_in_savepoint<T, E>(
     conn: &Connection,
+    keys: &KeyRing,
     f: impl FnOnce(&Writer<'_>) -> Result<T, E>,
 ) -> Result<T, E>
 where
@@ -310,7 +358,7 @@ where
 {
     exec(conn, "SAVEPOINT job").map_err(E::from)?;
     let result = f(&Writer {
-        reader: Reader { conn },
+        reader: Reader { conn, keys },
     });
     let undo = matches!(&result, Err(e) if e.rolls_back());
     let end = if undo {
@@ -332,7 +380,7 @@ fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 
 /// The writer thread: waits for a job, takes every job already waiting (up to
 /// [`MAX_BATCH`]) into one transaction, commits once, then answers them all.
-fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, keys: &KeyRing, queue: mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -348,7 +396,10 @@ fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
             }
             continue;
         }
-        let deliveries: Vec<Deliver> = batch.into_iter().map(|job| job(Ok(&conn))).collect();
+        let deliveries: Vec<Deliver> = batch
+            .into_iter()
+            .map(|job| job(Ok((&conn, keys))))
+            .collect();
         let committed = exec(&conn, "COMMIT");
         if committed.is_err() {
             let _ = exec(&conn, "ROLLBACK");

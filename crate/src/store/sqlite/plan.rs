@@ -39,7 +39,7 @@ const GROWING: &[&str] = &[
 #[test]
 fn every_lookup_uses_an_index() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), None).unwrap();
     let conn = connect(store.path()).unwrap();
     let (lookups, listings) = statements();
     assert!(lookups.len() > 30, "{} lookups", lookups.len());
@@ -79,7 +79,7 @@ fn every_lookup_uses_an_index() {
 fn a_full_scan_is_caught() {
     // The check above would see a lookup without an index: prove the plan text it reads.
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), None).unwrap();
     let conn = connect(store.path()).unwrap();
     let plan: String = conn
         .query_row(

@@ -118,6 +118,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
         expires INTEGER NOT NULL
      );
      CREATE INDEX one_time_logins_expires ON one_time_logins(expires);",
+    // 7: TOTP secrets are stored sealed (`v1:` + base64 of nonce and ciphertext, see
+    // store/crypto.rs); the plaintext ones of older stores are sealed by a one-time job at
+    // open, in one transaction, right after this migration. From here on the database
+    // itself refuses a plaintext secret, whatever code path tries to write one.
+    "CREATE TRIGGER tfa_sealed_insert BEFORE INSERT ON tfa
+        WHEN substr(NEW.secret, 1, 3) <> 'v1:'
+        BEGIN SELECT RAISE(ABORT, 'a TOTP secret must be stored encrypted'); END;
+     CREATE TRIGGER tfa_sealed_update BEFORE UPDATE OF secret ON tfa
+        WHEN substr(NEW.secret, 1, 3) <> 'v1:'
+        BEGIN SELECT RAISE(ABORT, 'a TOTP secret must be stored encrypted'); END;",
 ];
 
 /// Migration 4: the system-wide issuer moves from `system_wide_issuer`, which a reseller of

@@ -1,10 +1,16 @@
-//! 2FA configs (the secret per 2FA username), the last accepted step of each (replay
-//! refusal), issuers and settings.
+//! 2FA configs (the secret per 2FA username, sealed at rest: see [`crate::store::crypto`]),
+//! the last accepted step of each (replay refusal), issuers and settings.
+//!
+//! Secrets are sealed here on the way in and opened on the way out: callers see plaintext.
+
+use rusqlite::Connection;
 
 use super::{change, one, rows, text_pair, to_i64, to_u64, Reader, Writer};
+use crate::store::crypto::{Evidence, Key, ProvenKey, Resolved, KEY_CHECK_SETTING};
 use crate::store::{StepOutcome, StoreError};
 
 const SECRET: &str = "SELECT secret FROM tfa WHERE username = ?1";
+const HAS_TFA: &str = "SELECT 1 FROM tfa WHERE username = ?1";
 const ALL_TFA: &str = "SELECT username, secret FROM tfa ORDER BY username";
 const LAST_STEP: &str = "SELECT step FROM last_steps WHERE username = ?1";
 const ACCEPT_STEP: &str = "INSERT INTO last_steps (username, step) VALUES (?1, ?2)
@@ -22,10 +28,17 @@ const DELETE_ISSUER: &str = "DELETE FROM issuers WHERE name = ?1";
 const SETTING: &str = "SELECT value FROM settings WHERE key = ?1";
 const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES (?1, ?2)
      ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+const HAS_TABLE: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
+const ONE_SEALED: &str =
+    "SELECT username, secret FROM tfa WHERE substr(secret, 1, 3) = 'v1:' LIMIT 1";
+const PLAINTEXT_TFA: &str =
+    "SELECT username, secret FROM tfa WHERE substr(secret, 1, 3) <> 'v1:' ORDER BY username";
+const SET_SECRET: &str = "UPDATE tfa SET secret = ?2 WHERE username = ?1";
 
 #[cfg(test)]
 pub(super) const LOOKUPS: &[&str] = &[
     SECRET,
+    HAS_TFA,
     LAST_STEP,
     ACCEPT_STEP,
     UPSERT_TFA,
@@ -36,20 +49,101 @@ pub(super) const LOOKUPS: &[&str] = &[
     DELETE_ISSUER,
     SETTING,
     SET_SETTING,
+    SET_SECRET,
 ];
 #[cfg(test)]
 /// The exports of every config and every issuer.
-pub(super) const LISTINGS: &[&str] = &[ALL_TFA, ALL_ISSUERS];
+pub(super) const LISTINGS: &[&str] = &[ALL_TFA, ALL_ISSUERS, ONE_SEALED, PLAINTEXT_TFA];
+
+/// What the database says about its key, read before any migration or write (a fresh
+/// database has no tables yet).
+pub(super) fn key_evidence(conn: &Connection) -> Result<Evidence, StoreError> {
+    let has = |table: &str| -> Result<bool, StoreError> {
+        Ok(one::<i64>(conn, HAS_TABLE, &[&table])?.is_some())
+    };
+    let check = if has("settings")? {
+        one(conn, SETTING, &[&KEY_CHECK_SETTING])?
+    } else {
+        None
+    };
+    let sealed = if has("tfa")? {
+        rows(conn, ONE_SEALED, &[], text_pair)?.into_iter().next()
+    } else {
+        None
+    };
+    Ok(Evidence { check, sealed })
+}
+
+/// At open, in one transaction: records the key check if the store has none yet and seals
+/// every plaintext secret (a store from before secrets were encrypted). Returns the check.
+pub(super) fn seal_at_rest(
+    conn: &mut Connection,
+    resolved: &Resolved,
+) -> Result<String, StoreError> {
+    let tx = conn.transaction()?;
+    let check = match one::<String>(&tx, SETTING, &[&KEY_CHECK_SETTING])? {
+        Some(check) if !resolved.record_check => check,
+        _ => {
+            let check = resolved.key.check_value()?;
+            change(&tx, SET_SETTING, &[&KEY_CHECK_SETTING, &check])?;
+            check
+        }
+    };
+    for (username, plain) in rows(&tx, PLAINTEXT_TFA, &[], text_pair)? {
+        let plain = zeroize::Zeroizing::new(plain);
+        let sealed = resolved.key.seal(&username, &plain)?;
+        change(&tx, SET_SECRET, &[&username, &sealed])?;
+    }
+    tx.commit()?;
+    Ok(check)
+}
 
 impl Reader<'_> {
-    /// The stored secret of a 2FA username.
-    pub fn tfa_secret(&self, username: &str) -> Result<Option<String>, StoreError> {
-        one(self.conn, SECRET, &[&username])
+    /// Whether a 2FA username has a config, without opening its secret.
+    pub fn has_tfa(&self, username: &str) -> Result<bool, StoreError> {
+        Ok(one::<i64>(self.conn, HAS_TFA, &[&username])?.is_some())
     }
 
-    /// Every stored 2FA config, sorted by username.
+    /// The secret of a 2FA username (opened: plaintext).
+    pub fn tfa_secret(&self, username: &str) -> Result<Option<String>, StoreError> {
+        match one::<String>(self.conn, SECRET, &[&username])? {
+            Some(stored) => self.open_secret(username, &stored).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every 2FA config (opened: plaintext), sorted by username.
     pub fn all_tfa(&self) -> Result<Vec<(String, String)>, StoreError> {
-        rows(self.conn, ALL_TFA, &[], text_pair)
+        rows(self.conn, ALL_TFA, &[], text_pair)?
+            .into_iter()
+            .map(|(username, stored)| {
+                let plain = self.open_secret(&username, &stored)?;
+                Ok((username, plain))
+            })
+            .collect()
+    }
+
+    /// Opens a stored secret with the key in use, or, if another process rotated the key
+    /// since, with the key that matches the store's key check in this snapshot.
+    fn open_secret(&self, username: &str, stored: &str) -> Result<String, StoreError> {
+        let unreadable =
+            || StoreError::Corrupt(format!("the secret of “{username}” does not decrypt"));
+        let current = self.keys.current()?;
+        if let Some(plain) = current.key.open(username, stored) {
+            return Ok(plain);
+        }
+        let key = self.proven_key()?;
+        if std::sync::Arc::ptr_eq(&key, &current) {
+            return Err(unreadable());
+        }
+        key.key.open(username, stored).ok_or_else(unreadable)
+    }
+
+    /// The key that matches the store's key check as this transaction sees it.
+    fn proven_key(&self) -> Result<std::sync::Arc<ProvenKey>, StoreError> {
+        let check: Option<String> = one(self.conn, SETTING, &[&KEY_CHECK_SETTING])?;
+        let check = check.ok_or_else(|| StoreError::Corrupt("the key check is gone".to_owned()))?;
+        self.keys.for_check(&check)
     }
 
     /// The last accepted step of a 2FA username.
@@ -100,10 +194,30 @@ impl Writer<'_> {
         Ok(outcome)
     }
 
-    /// Stores `secret` for `username`, replacing any previous one.
+    /// Stores `secret` for `username` (sealed), replacing any previous one.
     pub fn set_tfa(&self, username: &str, secret: &str) -> Result<(), StoreError> {
-        change(self.conn, UPSERT_TFA, &[&username, &secret])?;
+        // The key the store's check names in this transaction: never a key another process
+        // has rotated away.
+        let sealed = self.proven_key()?.key.seal(username, secret)?;
+        change(self.conn, UPSERT_TFA, &[&username, &sealed])?;
         Ok(())
+    }
+
+    /// Re-seals every secret under `key` and makes it the store's key check; returns how
+    /// many secrets and the new check. The key rotation's one job.
+    pub fn reseal_all(&self, key: &Key) -> Result<(usize, String), StoreError> {
+        let all = self.all_tfa()?;
+        for (username, plain) in &all {
+            let plain = zeroize::Zeroizing::new(plain.clone());
+            change(
+                self.conn,
+                SET_SECRET,
+                &[username, &key.seal(username, &plain)?],
+            )?;
+        }
+        let check = key.check_value()?;
+        self.set_setting(KEY_CHECK_SETTING, &check)?;
+        Ok((all.len(), check))
     }
 
     /// Removes a 2FA config. True if one was stored. The last accepted step is kept, so an old

@@ -344,12 +344,15 @@ pub fn resolve(
     let r = trip.reader();
     let name = match creds {
         Credentials::Token { user, hash } => {
-            // Looked up by the hash of a 160-bit random token; the account must be the named one.
-            let owner = r.token_account(hash)?.ok_or(ApiError::AccessDenied)?;
-            if owner != *user {
+            // Looked up by the hash of a 160-bit random token; the account must be the named
+            // one. Its record comes with it: the token check is one statement.
+            let owner = r.token_owner(hash)?.ok_or(ApiError::AccessDenied)?;
+            if owner.name != *user {
                 return Err(ApiError::AccessDenied);
             }
-            owner
+            return Ok(Caller {
+                principal: Principal::Account(owner),
+            });
         }
         Credentials::Session {
             cookie_hash,

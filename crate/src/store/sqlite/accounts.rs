@@ -48,7 +48,7 @@ pub(super) const LOOKUPS: &[&str] = &[
 /// Root's list of every account, and a probe that stops at the first row.
 pub(super) const LISTINGS: &[&str] = &[ALL_ACCOUNTS, ANY_ACCOUNT];
 
-fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+pub(super) fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         name: r.get(0)?,
         kind: r.get(1)?,

@@ -1,9 +1,12 @@
 //! API tokens and browser sessions. Only hashes of token and cookie values are stored.
 
 use super::{change, one, one_row, rows, to_i64, to_u64, Reader, Writer};
-use crate::store::{Session, StoreError, TokenInfo};
+use crate::store::{Account, Session, StoreError, TokenInfo};
 
 const TOKEN_ACCOUNT: &str = "SELECT account FROM api_tokens WHERE hash = ?1";
+// The account behind a token in one statement: the token check of every API call.
+const TOKEN_OWNER: &str = "SELECT a.name, a.kind, a.owner, a.domain FROM api_tokens t
+     JOIN accounts a ON a.name = t.account WHERE t.hash = ?1";
 const INSERT_TOKEN: &str = "INSERT INTO api_tokens (account, hash, created) VALUES (?1, ?2, ?3)";
 // Through `api_tokens_account`, whose entries are already in rowid (id) order.
 const TOKENS_OF: &str = "SELECT id, created FROM api_tokens WHERE account = ?1 ORDER BY id";
@@ -27,6 +30,7 @@ const PENDING_FOR_ALL: &str = "UPDATE sessions SET expires = ?1
 #[cfg(test)]
 pub(super) const LOOKUPS: &[&str] = &[
     TOKEN_ACCOUNT,
+    TOKEN_OWNER,
     INSERT_TOKEN,
     TOKENS_OF,
     DELETE_TOKEN,
@@ -75,6 +79,17 @@ impl Reader<'_> {
     /// tokens, and its timing says nothing usable about a guessed token.
     pub fn token_account(&self, hash: &[u8]) -> Result<Option<String>, StoreError> {
         one(self.conn, TOKEN_ACCOUNT, &[&hash])
+    }
+
+    /// The account an API token belongs to, as [`Reader::token_account`] finds it, with the
+    /// account's record.
+    pub fn token_owner(&self, hash: &[u8]) -> Result<Option<Account>, StoreError> {
+        one_row(
+            self.conn,
+            TOKEN_OWNER,
+            &[&hash],
+            super::accounts::row_account,
+        )
     }
 
     /// An account's API tokens (number and creation time only), oldest first.

@@ -185,27 +185,6 @@ async fn unknown_whm_apps_get_cpanels_reason_with_http_200() {
     );
 }
 
-#[tokio::test]
-async fn unknown_uapi_modules_and_functions_get_cpanels_envelope_with_http_200() {
-    let env = Env::new();
-    let auth = cpanel_auth("bob");
-    let r = env
-        .get("/execute/Nope/get_user_configuration", Some(&auth))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    // No "Failed to get user configuration:" prefix: the function never ran.
-    assert_eq!(
-        r.text,
-        uapi_err("Failed to load module “Nope”: The system failed to load the module “Cpanel::API::Nope” because of an error: Can't locate Cpanel/API/Nope.pm in @INC.")
-    );
-    let r = env.get("/execute/TwoFactorAuth/nope", Some(&auth)).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.text,
-        uapi_err("The system could not find the function “nope” in the module “TwoFactorAuth”.")
-    );
-}
-
 /// The XML samples of cPanel's documentation (../shared/seeds/, cPanel's WHM API 1 pages for
 /// these functions), whitespace between elements taken out.
 const SEEDS: [(&str, &str); 3] = [

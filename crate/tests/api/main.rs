@@ -187,20 +187,7 @@ impl Env {
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_owned(), value)
-            })
-            .collect();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        Reply::new(status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+        send_to(&self.app, req).await
     }
 
     async fn get(&self, uri: &str, auth: Option<&str>) -> Reply {
@@ -271,4 +258,22 @@ impl Env {
             .await;
         assert_eq!(r.json()["status"], 1, "{}", r.text);
     }
+}
+
+/// Sends one request through a router in-process and reads the whole answer.
+pub async fn send_to(app: &Router, req: Request<Body>) -> Reply {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Reply::new(status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }

@@ -12,7 +12,6 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::json;
-use tower::ServiceExt;
 
 use tfa::server::auth::PASSWORD_LIMITS;
 use tfa::server::hashing::Hasher;
@@ -21,7 +20,7 @@ use tfa::store::{AuditEvent, Limit, Limits, PasswordAttempt};
 use tfa_testkit::{basic, form, uapi_err, uapi_ok, whm_meta, Reply};
 
 use crate::Trips;
-use crate::{password, request, whm_auth, Env, FORM, HOST, T0};
+use crate::{password, request, send_to, whm_auth, Env, FORM, HOST, T0};
 
 const GET_CONFIG: &str = "/execute/TwoFactorAuth/get_user_configuration";
 const LOCKED_15: &str = "Too many failed logins. Try again in 15 minutes.";
@@ -46,23 +45,6 @@ fn limits(per_name: u64, per_address: u64) -> Limits {
         identity: limit(per_name),
         ip: limit(per_address),
     }
-}
-
-async fn send_to(app: &Router, req: Request<Body>) -> Reply {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let headers: Vec<(String, String)> = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (n.as_str().to_owned(), v)
-        })
-        .collect();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    Reply::new(status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 fn from_ip(mut req: Request<Body>, ip: Option<&str>) -> Request<Body> {

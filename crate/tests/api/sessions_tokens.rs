@@ -6,38 +6,20 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::Router;
 use serde_json::json;
-use tower::ServiceExt;
 
 use tfa::server::auth::{hash_password, sha256};
 use tfa::server::{router, AppState};
 use tfa::store::{Store, TokenInfo};
-use tfa_testkit::{form, uapi_ok, Reply};
+use tfa_testkit::{form, uapi_ok};
 
-use crate::{cpanel_auth, password, request, Env, Trips, FORM, HOST, T0};
-
-async fn send(app: &Router, req: Request<Body>) -> Reply {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let headers: Vec<(String, String)> = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (n.as_str().to_owned(), v)
-        })
-        .collect();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    Reply::new(status, headers, String::from_utf8(bytes.to_vec()).unwrap())
-}
+use crate::{cpanel_auth, password, request, send_to, Env, Trips, FORM, HOST, T0};
 
 /// Logs `user` in at `/login`; (cookie, cpsess).
 async fn login(app: &Router, user: &str, pass: &str) -> (String, String) {
-    let r = send(
+    let r = send_to(
         app,
         request(
             Method::POST,
@@ -56,7 +38,7 @@ async fn login(app: &Router, user: &str, pass: &str) -> (String, String) {
 /// `get_user_configuration` through a session; the HTTP status.
 async fn session_status(app: &Router, session: &(String, String)) -> StatusCode {
     let (cookie, cpsess) = session;
-    let r = send(
+    let r = send_to(
         app,
         request(
             Method::GET,

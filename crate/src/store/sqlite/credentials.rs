@@ -3,7 +3,6 @@
 use super::{change, one, one_row, rows, to_i64, to_u64, Reader, Writer};
 use crate::store::{Account, Session, StoreError, TokenInfo};
 
-const TOKEN_ACCOUNT: &str = "SELECT account FROM api_tokens WHERE hash = ?1";
 // The account behind a token in one statement: the token check of every API call.
 const TOKEN_OWNER: &str = "SELECT a.name, a.kind, a.owner, a.domain FROM api_tokens t
      JOIN accounts a ON a.name = t.account WHERE t.hash = ?1";
@@ -29,7 +28,6 @@ const PENDING_FOR_ALL: &str = "UPDATE sessions SET expires = ?1
 
 #[cfg(test)]
 pub(super) const LOOKUPS: &[&str] = &[
-    TOKEN_ACCOUNT,
     TOKEN_OWNER,
     INSERT_TOKEN,
     TOKENS_OF,
@@ -77,12 +75,6 @@ impl Reader<'_> {
     /// The account an API token belongs to, found by the token's SHA-256 hash. The hash of a
     /// 160-bit random token is looked up directly: an index probe whatever the number of
     /// tokens, and its timing says nothing usable about a guessed token.
-    pub fn token_account(&self, hash: &[u8]) -> Result<Option<String>, StoreError> {
-        one(self.conn, TOKEN_ACCOUNT, &[&hash])
-    }
-
-    /// The account an API token belongs to, as [`Reader::token_account`] finds it, with the
-    /// account's record.
     pub fn token_owner(&self, hash: &[u8]) -> Result<Option<Account>, StoreError> {
         one_row(
             self.conn,

@@ -94,6 +94,19 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     jobs: mpsc::Sender<Job>,
     keys: Arc<KeyRing>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    /// Ends the writer and waits for it, so that its connection closes (checkpointing the WAL
+    /// into the database file) before the process can exit: a command that wrote leaves a
+    /// closed, complete database behind, not a WAL the next process must recover.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.jobs, mpsc::channel().0));
+        if let Some(writer) = self.writer.get_mut().ok().and_then(Option::take) {
+            let _ = writer.join();
+        }
+    }
 }
 
 /// The store handle. Cheap to clone; every clone shares the read pool and the writer thread,
@@ -154,7 +167,7 @@ impl Store {
             }
         }
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("tfa-store-writer".to_owned())
             .spawn({
                 let keys = Arc::clone(&keys);
@@ -170,6 +183,7 @@ impl Store {
                 readers: Mutex::new(Vec::new()),
                 jobs,
                 keys,
+                writer: Mutex::new(Some(writer)),
             }),
         })
     }

@@ -7,6 +7,8 @@
 //! - [`Reply`]: an HTTP answer (status, headers, text) with its JSON and `data.<key>` readers,
 //!   whatever client produced it; [`basic`] and [`form`] build the requests' parts.
 //! - [`uapi_ok`], [`uapi_err`], [`whm_ok`], [`whm_meta`]: cPanel's envelopes, byte for byte.
+//! - [`take_recovery_codes`], [`assert_recovery_set`]: recovery codes as the issue defines
+//!   them, checked apart from the server's generator.
 //! - [`mode`] and [`read_json`]: what the tests check of files the server writes.
 //!
 //! It never depends on `tfa`: the kit must not agree with the server by construction, and `tfa`
@@ -16,6 +18,7 @@
 mod envelope;
 mod files;
 mod http;
+mod recovery;
 mod totp;
 
 pub use envelope::{
@@ -23,4 +26,5 @@ pub use envelope::{
 };
 pub use files::{mode, read_json};
 pub use http::{basic, form, Reply};
+pub use recovery::{assert_recovery_code, assert_recovery_set, take_recovery_codes};
 pub use totp::code;

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use tfa_testkit::Reply;
+use tfa_e2e::{now, Server};
+use tfa_testkit::{basic, code, take_recovery_codes, Reply};
 
 pub struct Http {
     agent: ureq::Agent,
@@ -51,5 +52,25 @@ impl Http {
 
     pub fn get(&self, url: &str, auth: &str) -> Reply {
         self.send("GET", url, &[("Authorization", auth)], None)
+    }
+
+    /// Enrolls `user` through UAPI with Basic auth, as the page does (generate, then set with
+    /// the current code): the secret the server generated and the recovery codes it answered.
+    pub fn enroll(&self, server: &Server, user: &str, pass: &str) -> (String, Vec<String>) {
+        let auth = basic(user, pass);
+        let r = self.get(
+            &server.url("/execute/TwoFactorAuth/generate_user_configuration"),
+            &auth,
+        );
+        let secret = r.data_str("secret");
+        let r = self.get(
+            &server.url(&format!(
+                "/execute/TwoFactorAuth/set_user_configuration?secret={secret}&tfa_token={}",
+                code(&secret, now())
+            )),
+            &auth,
+        );
+        assert_eq!(r.json()["status"], 1, "{}", r.text);
+        (secret, take_recovery_codes(&r.text).0)
     }
 }

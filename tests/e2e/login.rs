@@ -3,7 +3,7 @@
 //! (not another) out. The log shows no secret, password, cookie or `cpsess` token.
 
 use tfa_e2e::{add_account, assert_nothing_leaked, data_dir, now, tfa_ok, Server, ServerOptions};
-use tfa_testkit::{basic, code, form};
+use tfa_testkit::{code, form};
 
 use crate::http::Http;
 
@@ -28,21 +28,7 @@ fn login_with_a_security_code_then_throttling() {
     let http = Http::new();
     let mut secrets = Vec::new();
     for (user, pass) in [("lin", "lin-password-3"), ("max", "max-password-3")] {
-        let auth = basic(user, pass);
-        let r = http.get(
-            &server.url("/execute/TwoFactorAuth/generate_user_configuration"),
-            &auth,
-        );
-        let secret = r.data_str("secret");
-        let r = http.get(
-            &server.url(&format!(
-                "/execute/TwoFactorAuth/set_user_configuration?secret={secret}&tfa_token={}",
-                code(&secret, now())
-            )),
-            &auth,
-        );
-        assert_eq!(r.json()["status"], 1, "{}", r.text);
-        secrets.push(secret);
+        secrets.push(http.enroll(&server, user, pass).0);
     }
     let out = tfa_ok(
         &data,

@@ -1,6 +1,6 @@
 //! The one end-to-end test binary: the real `tfa serve` process (server.rs, login.rs, over the
 //! client in http.rs), its command line (cli.rs), and the enrollment page driven in headless
-//! Chromium (browser.rs).
+//! Chromium (browser/), recovery codes included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse_accounts;
@@ -14,12 +14,13 @@ mod cpanel_login;
 mod cpanel_whm;
 mod http;
 mod login;
+mod recovery;
 mod secrets_at_rest;
 mod server;
 mod tls;
 
 use serde_json::Value;
-use tfa_e2e::{add_account, tfa_ok, workspace_root, Server, ServerOptions};
+use tfa_e2e::{add_account, assert_nothing_leaked, tfa_ok, workspace_root, Server, ServerOptions};
 
 /// A server with the built page and one cPanel user of known password.
 fn page_server(user: &str, pass: &str) -> (Server, tempfile::TempDir) {
@@ -90,4 +91,33 @@ async fn enrollment_page_as_a_custom_element_and_accessible() {
     browser::accessibility(&mut b, &target).await;
     b.close().await;
     server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_codes_on_the_page_and_at_login_in_chromium() {
+    let (server, _tmp) = page_server("dora", "dora-pass-2c8e41");
+    let configs = || whm_configs(&server);
+    let whmapi1 = |function: &str| {
+        let out = tfa_ok(
+            &server.data_dir,
+            &["whmapi1", "--output=json", function],
+            None,
+        );
+        assert!(out.contains("\"result\":1"), "{out}");
+    };
+    let target = browser::Target {
+        base_url: &server.base_url,
+        user: "dora",
+        pass: "dora-pass-2c8e41",
+        whm_configs: &configs,
+    };
+    let mut b = browser::Browser::start().await;
+    let codes = browser::recovery_codes(&mut b, &target, &whmapi1).await;
+    b.close().await;
+    let stopped = server.stop();
+    // Neither the password nor any recovery code, with or without its hyphen, in the log.
+    let mut leaked = vec!["dora-pass-2c8e41".to_owned()];
+    leaked.extend(codes.iter().map(|c| c.replace('-', "")));
+    leaked.extend(codes);
+    assert_nothing_leaked(&stopped.log, &leaked);
 }

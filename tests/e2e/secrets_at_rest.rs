@@ -1,5 +1,5 @@
 //! Secrets at rest, against the real binary and server: a SQLite dump of a store with enrolled
-//! users holds no TOTP secret in any encoding; `tfa key rotate` beside a running server, then
+//! users holds no TOTP secret and no recovery code in any encoding; `tfa key rotate` beside a running server, then
 //! logins with codes (before and after a restart); a wrong or missing key file refused with
 //! every file of the data directory unchanged; and `kill -9` during `tfa key rotate`, again
 //! and again, always leaves a store that starts with every secret readable.
@@ -9,27 +9,13 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 use tfa_e2e::{add_account, data_dir, now, tfa, tfa_bin, tfa_ok, Server, ServerOptions, HOSTNAME};
-use tfa_testkit::{basic, code, form, mode, read_json};
+use tfa_testkit::{code, form, mode, read_json};
 
 use crate::http::Http;
 
 /// Enrolls `user` over HTTP; returns the secret the server generated.
 fn enroll(http: &Http, server: &Server, user: &str, pass: &str) -> String {
-    let auth = basic(user, pass);
-    let r = http.get(
-        &server.url("/execute/TwoFactorAuth/generate_user_configuration"),
-        &auth,
-    );
-    let secret = r.data_str("secret");
-    let r = http.get(
-        &server.url(&format!(
-            "/execute/TwoFactorAuth/set_user_configuration?secret={secret}&tfa_token={}",
-            code(&secret, now())
-        )),
-        &auth,
-    );
-    assert_eq!(r.json()["status"], 1, "{}", r.text);
-    secret
+    http.enroll(server, user, pass).0
 }
 
 fn login(http: &Http, server: &Server, user: &str, pass: &str, code: &str) -> u16 {
@@ -130,12 +116,38 @@ fn dump(db: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Every encoding of a recovery code a dump could hold it in: as shown and as typed, in hex and
+/// base64, and as an unkeyed SHA-256 (which 50 bits could not protect).
+fn code_encodings(code: &str) -> (Vec<String>, Vec<Vec<u8>>) {
+    use sha2::{Digest, Sha256};
+    let std64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (mut texts, mut raws) = (Vec::new(), Vec::new());
+    for form in [code.to_owned(), code.replace('-', "")] {
+        for form in [form.clone(), form.to_lowercase()] {
+            let hex: String = form.bytes().map(|b| format!("{b:02x}")).collect();
+            let digest = Sha256::digest(form.as_bytes()).to_vec();
+            let digest_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            texts.extend([
+                form.clone(),
+                hex.clone(),
+                hex.to_uppercase(),
+                base64(form.as_bytes(), std64),
+                digest_hex.clone(),
+                digest_hex.to_uppercase(),
+                base64(&digest, std64),
+            ]);
+            raws.push(digest);
+        }
+    }
+    (texts, raws)
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
-fn a_sqlite_dump_of_enrolled_users_holds_no_secret() {
+fn a_sqlite_dump_of_enrolled_users_holds_no_secret_and_no_recovery_code() {
     let (_t, data) = data_dir();
     let users = [
         ("ana", "ana-password-3"),
@@ -147,10 +159,10 @@ fn a_sqlite_dump_of_enrolled_users_holds_no_secret() {
     }
     let server = Server::start(ServerOptions::with_data_dir(&data));
     let http = Http::new();
-    let secrets: Vec<String> = users
+    let (secrets, codes): (Vec<String>, Vec<Vec<String>>) = users
         .iter()
-        .map(|(u, p)| enroll(&http, &server, u, p))
-        .collect();
+        .map(|(u, p)| http.enroll(&server, u, p))
+        .unzip();
     // An import too: those are sealed as well.
     let import = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -191,6 +203,25 @@ fn a_sqlite_dump_of_enrolled_users_holds_no_secret() {
             );
         }
     }
+    for code in codes.iter().flatten() {
+        let (texts, raws) = code_encodings(code);
+        for (text, bytes) in &dumps {
+            for t in &texts {
+                assert!(!text.contains(t.as_str()), "{t} in the dump");
+                assert!(!contains(bytes, t.as_bytes()), "{t} in the database file");
+            }
+            for raw in &raws {
+                assert!(
+                    !contains(bytes, raw),
+                    "an unkeyed hash of {code} in the file"
+                );
+            }
+        }
+    }
+    assert!(
+        dumps[0].0.contains("recovery_codes"),
+        "the codes' table is dumped"
+    );
     // The secrets are all there for those who may read them.
     let exported = tfa_e2e::export(&data);
     let v = read_json(&exported.path().join("tfa_userdata.json"));

@@ -10,6 +10,7 @@ mod error;
 pub mod issuer;
 pub mod otpauth;
 pub mod qr;
+pub mod recovery;
 pub mod secret;
 pub mod totp;
 #[doc(hidden)]

@@ -132,6 +132,8 @@ pub enum ApiError {
     TokensForAccountsOnly,
     /// A one-time login URL that is unknown, used already or expired (401).
     OneTimeLoginInvalid,
+    /// Recovery codes asked of a 2FA username with no 2FA config.
+    RecoveryWithoutTfa,
 
     /// The store or the runtime failed (500). The text is for the log, not the client.
     Internal(String),
@@ -239,6 +241,7 @@ impl ApiError {
             | NoSuchToken(_)
             | TokenRestriction(_)
             | TokensForAccountsOnly
+            | RecoveryWithoutTfa
             | UnknownModule(_)
             | UnknownFunction { .. }
             | UnknownApp(_) => StatusCode::OK,
@@ -336,6 +339,7 @@ impl ApiError {
             NoSuchToken(name) => format!("No API token is named “{name}”."),
             TokenRestriction(param) => format!("This server does not support the “{param}” parameter: every API token has its account's full access, without expiry or address limits."),
             TokensForAccountsOnly => "Only a cPanel or WHM account can have API tokens.".to_owned(),
+            RecoveryWithoutTfa => "Two-factor authentication is not set up for this account, so it has no recovery codes: set it up first.".to_owned(),
             OneTimeLoginInvalid => "This login link is not valid: it was used already, it has expired, or it never existed. Ask for a new one.".to_owned(),
             Internal(_) => "An internal error occurred; the server log has the details.".to_owned(),
         }
@@ -502,6 +506,8 @@ pub(crate) fn uapi_prefix(function: &str) -> Option<&'static str> {
         "get_user_configuration" => "Failed to get user configuration",
         "remove_user_configuration" => "Failed to remove user configuration",
         "get_team_user_configuration" => "Failed to get team user configuration",
+        // tfa's own `TfaRecoveryCodes` module.
+        "regenerate" => "Failed to make new recovery codes",
         _ => return None,
     })
 }

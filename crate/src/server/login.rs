@@ -43,8 +43,11 @@ const FORM: &str = include_str!("../../../www/login.html");
 enum Step {
     /// User name and password.
     Password,
-    /// The security code of a pending session (`tfa_login_form`).
+    /// The security code of a pending session (`tfa_login_form`), or a recovery code
+    /// (`tfa_recovery_form`).
     Code,
+    /// Logged in with a recovery code: how many are left, and the way on.
+    Recovered,
 }
 
 impl Step {
@@ -53,6 +56,7 @@ impl Step {
         match self {
             Step::Password => "password",
             Step::Code => "code",
+            Step::Recovered => "recovered",
         }
     }
 }
@@ -63,6 +67,8 @@ enum Outcome {
     LoggedIn {
         cookie: Option<String>,
         cpsess: String,
+        /// When a recovery code stood in for the security code: how many are left.
+        recovery_left: Option<usize>,
     },
     /// The password was right and a code is owed: the pending session's cookie.
     Pending { cookie: String },
@@ -153,14 +159,26 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
 /// The answer to a login that went through.
 fn answer(json: bool, outcome: Outcome) -> Result<Response, ApiError> {
     let (resp, cookie, max_age) = match outcome {
-        Outcome::LoggedIn { cookie, cpsess } => {
+        Outcome::LoggedIn {
+            cookie,
+            cpsess,
+            recovery_left,
+        } => {
             let resp = if json {
-                Json(json!({
+                let mut body = json!({
                     "status": 1,
                     "security_token": format!("/{cpsess}"),
                     "redirect": format!("/{cpsess}/"),
-                }))
-                .into_response()
+                });
+                // tfa's own field: a recovery code was used, this many are left.
+                if let (Some(left), Some(map)) = (recovery_left, body.as_object_mut()) {
+                    map.insert("recovery_codes_remaining".to_owned(), json!(left));
+                }
+                Json(body).into_response()
+            } else if let Some(left) = recovery_left {
+                // The person must learn that a code is gone (and how many are left) before
+                // going on, so not a bare redirect.
+                recovered_page(left, &cpsess)
             } else {
                 // 302, not 303: clients (HTTP::Tiny, LWP) do not follow a 302 after a POST,
                 // so a script reads the token from `Location`, as cPanel's clients do.
@@ -266,9 +284,11 @@ async fn login(state: &AppState, ip: &str, req: Request) -> Result<Outcome, (Ste
         .write(move |w| {
             let required = code_required(w, &name)?;
             let pending = required && code.is_empty();
-            if required && !pending {
-                ops::second_factor(w, &name, &ip, now, &code, ops::CodeUse::Login)?;
-            }
+            let recovery_left = if required && !pending {
+                ops::second_factor(w, &name, &ip, now, &code, ops::CodeUse::Login)?
+            } else {
+                None
+            };
             let session = Session {
                 cpsess,
                 principal: name,
@@ -282,15 +302,16 @@ async fn login(state: &AppState, ip: &str, req: Request) -> Result<Outcome, (Ste
                 "session started"
             };
             w.audit(now, AuditKind::Login, &session.principal, &ip, detail)?;
-            Ok((pending, session.cpsess))
+            Ok((pending, session.cpsess, recovery_left))
         })
         .await
         .map_err(at_password)?;
     Ok(match pending {
-        (true, _) => Outcome::Pending { cookie: new_cookie },
-        (false, cpsess) => Outcome::LoggedIn {
+        (true, _, _) => Outcome::Pending { cookie: new_cookie },
+        (false, cpsess, recovery_left) => Outcome::LoggedIn {
             cookie: Some(new_cookie),
             cpsess,
+            recovery_left,
         },
     })
 }
@@ -319,12 +340,12 @@ async fn finish(
                 // session stands as it is.
                 return Ok(Ok(None));
             }
-            if let Err(e) =
-                ops::second_factor(w, &old.principal, &ip, now, &code, ops::CodeUse::Login)
-            {
-                // Committed all the same: a wrong code's failure row must stay.
-                return Ok(Err(e));
-            }
+            let recovery_left =
+                match ops::second_factor(w, &old.principal, &ip, now, &code, ops::CodeUse::Login) {
+                    Ok(left) => left,
+                    // Committed all the same: a wrong code's failure row must stay.
+                    Err(e) => return Ok(Err(e)),
+                };
             w.delete_session(&old_hash)?;
             let session = Session {
                 cpsess,
@@ -333,21 +354,21 @@ async fn finish(
                 tfa_verified: true,
             };
             w.add_session(&new_hash, &session, now)?;
-            w.audit(
-                now,
-                AuditKind::Login,
-                &session.principal,
-                &ip,
-                "security code accepted; session started",
-            )?;
-            Ok(Ok(Some(session.cpsess)))
+            let detail = if recovery_left.is_some() {
+                "recovery code accepted; session started"
+            } else {
+                "security code accepted; session started"
+            };
+            w.audit(now, AuditKind::Login, &session.principal, &ip, detail)?;
+            Ok(Ok(Some((session.cpsess, recovery_left))))
         })
         .await
         .map_err(|e| (Step::Code, e))?;
     match done {
-        Ok(Some(cpsess)) => Ok(Outcome::LoggedIn {
+        Ok(Some((cpsess, recovery_left))) => Ok(Outcome::LoggedIn {
             cookie: Some(new_cookie),
             cpsess,
+            recovery_left,
         }),
         Ok(None) => {
             let hash = sha256(cookie);
@@ -358,6 +379,7 @@ async fn finish(
             Ok(Outcome::LoggedIn {
                 cookie: None,
                 cpsess: session.cpsess,
+                recovery_left: None,
             })
         }
         Err(e @ ApiError::LoginPendingGone) => Err((Step::Password, e)),
@@ -397,12 +419,40 @@ fn form(step: Step, status: StatusCode, messages: Option<&[String]>) -> Response
             format!("<div id=\"login-status\">{items}</div>")
         })
         .unwrap_or_default();
-    let other = match step {
-        Step::Password => Step::Code,
-        Step::Code => Step::Password,
+    no_store(
+        (
+            status,
+            Html(page_for(step).replacen("<!--notice-->", &notice, 1)),
+        )
+            .into_response(),
+    )
+}
+
+/// [`FORM`] with only the section of `step`.
+fn page_for(step: Step) -> String {
+    [Step::Password, Step::Code, Step::Recovered]
+        .into_iter()
+        .filter(|s| *s != step)
+        .fold(FORM.to_owned(), |page, other| {
+            without_section(&page, other.section())
+        })
+}
+
+/// The page after a login with a recovery code: how many codes are left (a warning when few
+/// are) and the link on to the session, `200 OK`.
+fn recovered_page(left: usize, cpsess: &str) -> Response {
+    let count = match left {
+        0 => "You have no recovery codes left: make new ones now on the two-factor authentication page.".to_owned(),
+        1 => "You have 1 recovery code left: make new ones soon on the two-factor authentication page.".to_owned(),
+        2 => "You have 2 recovery codes left: make new ones soon on the two-factor authentication page.".to_owned(),
+        n => format!("You have {n} recovery codes left. Each works once."),
     };
-    let page = without_section(FORM, other.section()).replacen("<!--notice-->", &notice, 1);
-    no_store((status, Html(page)).into_response())
+    let text = format!("Recovery code accepted: you are logged in. {count}");
+    let page = page_for(Step::Recovered)
+        .replacen("<!--notice-->", "", 1)
+        .replacen("<!--recovery-left-->", &escape(&text), 1)
+        .replacen("<!--continue-->", &format!("/{cpsess}/"), 1);
+    no_store((StatusCode::OK, Html(page)).into_response())
 }
 
 #[cfg(test)]
@@ -411,12 +461,15 @@ mod tests {
 
     #[test]
     fn each_step_shows_only_its_form() {
-        let password = without_section(FORM, Step::Code.section());
+        let password = page_for(Step::Password);
         assert!(password.contains("name=\"pass\"") && !password.contains("tfa_login_form"));
-        assert!(!password.contains("name=\"tfa_token\""));
-        let code = without_section(FORM, Step::Password.section());
+        assert!(!password.contains("name=\"tfa_token\"") && !password.contains("id=\"continue\""));
+        let code = page_for(Step::Code);
         assert!(code.contains("id=\"tfa_login_form\"") && code.contains("name=\"tfa_token\""));
-        assert!(!code.contains("name=\"pass\""));
+        assert!(code.contains("id=\"tfa_recovery_form\""));
+        assert!(!code.contains("name=\"pass\"") && !code.contains("id=\"continue\""));
+        let recovered = page_for(Step::Recovered);
+        assert!(recovered.contains("id=\"continue\"") && !recovered.contains("<form"));
     }
 
     #[test]

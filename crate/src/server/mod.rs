@@ -23,6 +23,7 @@ pub mod router;
 pub mod state;
 pub mod tls;
 pub mod uapi;
+pub mod uapi_recovery;
 pub mod uapi_tokens;
 pub mod whm;
 

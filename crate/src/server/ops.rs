@@ -6,6 +6,7 @@
 //! core's; this module adds the store and the policy around it. It never logs a secret or a
 //! code.
 
+use crate::core::recovery;
 use crate::core::secret::ChosenSecretError;
 use crate::core::totp::{self, DEFAULT_WINDOW, DRIFT_SEARCH_STEPS, STEP_SECS};
 use crate::core::{build_uri, Error as CoreError, Rejection, Secret, Token};
@@ -133,18 +134,7 @@ pub fn check_code(
     how: CodeUse,
 ) -> Result<u64, ApiError> {
     Token::parse(code).map_err(malformed)?;
-    let locked = [
-        w.locked_until(&format!("user:{identity}"), now)?,
-        w.locked_until(&format!("ip:{ip}"), now)?,
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    if let Some(until) = locked {
-        return Err(ApiError::Locked {
-            secs: until.saturating_sub(now),
-        });
-    }
+    refuse_if_locked(w, identity, ip, now)?;
     let last = w.last_step(identity)?;
     let last = match how {
         CodeUse::Enroll | CodeUse::Login => last,
@@ -168,12 +158,42 @@ pub fn check_code(
             CodeUse::Login | CodeUse::Header => CodeProblem::WrongAtLogin,
         },
     };
+    count_failure(w, identity, ip, now, "invalid code")?;
+    Err(ApiError::InvalidCode(problem))
+}
+
+/// A lockout of the identity or the client address, if one is running.
+fn refuse_if_locked(w: &Writer<'_>, identity: &str, ip: &str, now: u64) -> Result<(), ApiError> {
+    let locked = [
+        w.locked_until(&format!("user:{identity}"), now)?,
+        w.locked_until(&format!("ip:{ip}"), now)?,
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    match locked {
+        Some(until) => Err(ApiError::Locked {
+            secs: until.saturating_sub(now),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Counts a wrong code (a security code or a recovery code: one budget for both) against the
+/// identity and the address, starting a lockout at the limit.
+fn count_failure(
+    w: &Writer<'_>,
+    identity: &str,
+    ip: &str,
+    now: u64,
+    detail: &str,
+) -> Result<(), ApiError> {
     let locks = w.record_failure(
         identity,
         ip,
         now,
         AuditKind::FailedCode,
-        "invalid code",
+        detail,
         CODE_LIMITS,
     )?;
     if locks.identity || locks.ip {
@@ -183,30 +203,21 @@ pub fn check_code(
             "too many invalid security codes: lockout started"
         );
     }
-    Err(ApiError::InvalidCode(problem))
+    Ok(())
 }
 
-/// The second factor of a password login or a Basic-auth call: required only when the
-/// policy is on and the identity has a secret. On success the step is recorded.
-pub fn second_factor(
+/// Checks `code` against `secret` and records its step as accepted; a step accepted before is
+/// a replay, except for `Header`, which may reuse the last one.
+fn prove_code(
     w: &Writer<'_>,
     identity: &str,
     ip: &str,
     now: u64,
+    secret: &Secret,
     code: &str,
     how: CodeUse,
 ) -> Result<(), ApiError> {
-    if !policy_on(w)? {
-        return Ok(());
-    }
-    let Some(text) = w.tfa_secret(identity)? else {
-        return Ok(());
-    };
-    let secret = Secret::parse(&text).map_err(|_| {
-        ApiError::Internal(format!("the stored secret of “{identity}” is unreadable"))
-    })?;
-    let step = check_code(w, identity, ip, now, &secret, code, how)?;
-    // `Header` may reuse the last step (checked above); a strict use of it is a replay.
+    let step = check_code(w, identity, ip, now, secret, code, how)?;
     if w.accept_step(identity, step)? == StepOutcome::Replayed && how != CodeUse::Header {
         return Err(ApiError::InvalidCode(CodeProblem::Replayed {
             next_in: next_step_in(step, now),
@@ -215,8 +226,128 @@ pub fn second_factor(
     Ok(())
 }
 
+/// The stored secret of `identity`, opened and parsed.
+fn stored_secret(w: &Writer<'_>, identity: &str) -> Result<Option<Secret>, ApiError> {
+    let Some(text) = w.tfa_secret(identity)? else {
+        return Ok(None);
+    };
+    let secret = Secret::parse(&text).map_err(|_| {
+        ApiError::Internal(format!("the stored secret of “{identity}” is unreadable"))
+    })?;
+    Ok(Some(secret))
+}
+
+/// The second factor of a password login or a Basic-auth call: required only when the
+/// policy is on and the identity has a secret. On success the step is recorded. At a login
+/// (and only there: never in `X-CPANEL-OTP`) a recovery code may stand in for the security
+/// code; it is used up, and the answer is how many are left.
+pub fn second_factor(
+    w: &Writer<'_>,
+    identity: &str,
+    ip: &str,
+    now: u64,
+    code: &str,
+    how: CodeUse,
+) -> Result<Option<usize>, ApiError> {
+    if !policy_on(w)? {
+        return Ok(None);
+    }
+    let Some(secret) = stored_secret(w, identity)? else {
+        return Ok(None);
+    };
+    if how == CodeUse::Login {
+        if let Some(canonical) = recovery::normalize(code) {
+            return use_recovery_code(w, identity, ip, now, &canonical).map(Some);
+        }
+    }
+    prove_code(w, identity, ip, now, &secret, code, how)?;
+    Ok(None)
+}
+
+/// A login's recovery code: used up if it is one of the identity's, else counted as a wrong
+/// code (the same lockout budget, so recovery codes are no side door for guessing).
+fn use_recovery_code(
+    w: &Writer<'_>,
+    identity: &str,
+    ip: &str,
+    now: u64,
+    canonical: &str,
+) -> Result<usize, ApiError> {
+    refuse_if_locked(w, identity, ip, now)?;
+    match w.use_recovery_code(identity, canonical)? {
+        Some(left) => {
+            w.audit(
+                now,
+                AuditKind::RecoveryCodeUsed,
+                identity,
+                ip,
+                &format!("recovery code used in place of a security code; {left} left"),
+            )?;
+            Ok(left)
+        }
+        None => {
+            count_failure(w, identity, ip, now, "invalid recovery code")?;
+            Err(ApiError::InvalidCode(CodeProblem::WrongAtLogin))
+        }
+    }
+}
+
+/// A new set of recovery codes for `identity`, replacing its old set; the codes as shown,
+/// `XXXXX-XXXXX`. Only their keyed hashes are stored.
+pub fn new_recovery_codes(
+    w: &Writer<'_>,
+    identity: &str,
+    ip: &str,
+    now: u64,
+) -> Result<Vec<String>, ApiError> {
+    let mut shown = Vec::with_capacity(recovery::CODES_PER_SET);
+    let mut canonical = Vec::with_capacity(recovery::CODES_PER_SET);
+    for _ in 0..recovery::CODES_PER_SET {
+        let code = recovery::code_from_random(&random_bytes::<{ recovery::RANDOM_BYTES }>()?);
+        canonical.push(code.replace('-', ""));
+        shown.push(code);
+    }
+    w.replace_recovery_codes(identity, &canonical)?;
+    w.audit(
+        now,
+        AuditKind::RecoveryCodes,
+        identity,
+        ip,
+        &format!(
+            "{} new recovery codes made; any older ones no longer work",
+            shown.len()
+        ),
+    )?;
+    Ok(shown)
+}
+
+/// `TfaRecoveryCodes::regenerate`: a current security code (never a recovery code), checked
+/// and counted as at a login, then a new set replacing the old.
+pub fn regenerate_recovery_codes(
+    w: &Writer<'_>,
+    identity: &str,
+    ip: &str,
+    now: u64,
+    code: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
+    let Some(secret) = stored_secret(w, identity)? else {
+        return Err(ApiError::RecoveryWithoutTfa);
+    };
+    prove_code(
+        w,
+        identity,
+        ip,
+        now,
+        &secret,
+        code.unwrap_or(""),
+        CodeUse::Login,
+    )?;
+    new_recovery_codes(w, identity, ip, now)
+}
+
 /// Enrollment (UAPI `set_user_configuration`, WHM `twofactorauth_set_tfa_config`): checks the
-/// code against the supplied secret and only then stores the secret for `identity`.
+/// code against the supplied secret and only then stores the secret for `identity`, with a
+/// new set of recovery codes (returned, to be shown once).
 pub fn enroll(
     w: &Writer<'_>,
     identity: &str,
@@ -224,7 +355,7 @@ pub fn enroll(
     now: u64,
     secret: Option<&str>,
     code: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<Vec<String>, ApiError> {
     // The client chose this secret: 16 to 128 base32 characters, refused before any code is
     // checked or counted.
     let secret = match secret.map(Secret::parse_chosen) {
@@ -262,7 +393,7 @@ pub fn enroll(
             if policy_on(w)? {
                 w.sessions_pending_for(identity, now.saturating_add(super::auth::PENDING_SECS))?;
             }
-            Ok(())
+            new_recovery_codes(w, identity, ip, now)
         }
         StepOutcome::Replayed => Err(ApiError::InvalidCode(CodeProblem::Replayed {
             next_in: next_step_in(step, now),
@@ -270,7 +401,8 @@ pub fn enroll(
     }
 }
 
-/// Removes a 2FA config and audits it. True if one was stored.
+/// Removes a 2FA config and audits it. True if one was stored. Its recovery codes go with it
+/// (the store deletes them with the config, whatever path removes it).
 pub fn remove(
     w: &Writer<'_>,
     identity: &str,

@@ -90,7 +90,9 @@ pub async fn dispatch(
             "set_user_configuration" | "remove_user_configuration"
         ))
         || (module == super::uapi_tokens::MODULE
-            && super::uapi_tokens::WRITERS.contains(&function.as_str()));
+            && super::uapi_tokens::WRITERS.contains(&function.as_str()))
+        || (module == super::uapi_recovery::MODULE
+            && super::uapi_recovery::WRITERS.contains(&function.as_str()));
     api_trip(state, creds, ip, writes, move |trip, ctx| {
         call(trip, ctx, &module, &function, &params)
     })
@@ -107,6 +109,9 @@ fn call(
 ) -> Result<Answer, ApiError> {
     if module == super::uapi_tokens::MODULE {
         return super::uapi_tokens::call(trip, ctx, function, params);
+    }
+    if module == super::uapi_recovery::MODULE {
+        return super::uapi_recovery::call(trip, ctx, function, params);
     }
     if module != MODULE {
         return Err(ApiError::UnknownModule(module.to_owned()));
@@ -137,7 +142,7 @@ fn set_user_configuration(
     ctx: &Ctx,
     params: &Params,
 ) -> Result<Answer, ApiError> {
-    ops::enroll(
+    let codes = ops::enroll(
         trip.writer()?,
         ctx.caller.name(),
         &ctx.ip,
@@ -145,7 +150,12 @@ fn set_user_configuration(
         params.get("secret"),
         params.get("tfa_token"),
     )?;
-    Ok((json!({"tfa_configured": 1}), Vec::new()))
+    // cPanel answers `{tfa_configured: 1}`; `recovery_codes` is tfa's own, shown this once
+    // (cPanel's clients read `tfa_configured` and pass over a field they do not know).
+    Ok((
+        json!({"tfa_configured": 1, "recovery_codes": codes}),
+        Vec::new(),
+    ))
 }
 
 /// `{is_enabled:1, issuer}` or `{is_enabled:0}` for a 2FA username.

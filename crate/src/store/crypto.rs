@@ -128,6 +128,31 @@ impl Key {
     }
 }
 
+/// The settings key of the recovery-code pepper, stored sealed under the key with
+/// [`PEPPER_AAD`] (so a key rotation re-seals it like a secret, and a copy of the database
+/// without the key file cannot test guesses offline).
+pub const PEPPER_SETTING: &str = "/recovery_pepper";
+/// The associated data of the sealed pepper: a slash, which no 2FA username can hold.
+pub const PEPPER_AAD: &str = "/recovery-pepper";
+
+/// The stored form of a recovery code: HMAC-SHA256 under the store's pepper of the 2FA
+/// username and the code's canonical symbols. A code has 50 random bits, too few for an
+/// unkeyed fast hash to resist a stolen database; keyed by a secret that lives only in the
+/// key file's domain, a dump alone tests nothing. The username binds a hash to its owner.
+pub fn recovery_hash(
+    pepper: &[u8],
+    username: &str,
+    canonical: &str,
+) -> Result<[u8; 32], StoreError> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(pepper)
+        .map_err(|_| StoreError::Corrupt("the recovery-code pepper is unusable".to_owned()))?;
+    mac.update(username.as_bytes());
+    mac.update(&[0]);
+    mac.update(canonical.as_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
 /// True when a stored secret is in the sealed form (otherwise it is plaintext from before
 /// secrets were encrypted).
 pub fn is_sealed(stored: &str) -> bool {

@@ -182,10 +182,14 @@ pub enum AuditKind {
     ReadSecrets,
     /// An administrator replaced an account's 2FA entries.
     Replace,
+    /// A new set of recovery codes was made (at enrollment or on request).
+    RecoveryCodes,
+    /// A recovery code was used in place of a security code.
+    RecoveryCodeUsed,
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 11] = [
+    const ALL: [AuditKind; 13] = [
         AuditKind::Enable,
         AuditKind::Disable,
         AuditKind::FailedCode,
@@ -197,6 +201,8 @@ impl AuditKind {
         AuditKind::PolicyDisable,
         AuditKind::ReadSecrets,
         AuditKind::Replace,
+        AuditKind::RecoveryCodes,
+        AuditKind::RecoveryCodeUsed,
     ];
 
     /// The text stored in the `event` column and printed by `tfa audit`.
@@ -213,6 +219,8 @@ impl AuditKind {
             AuditKind::PolicyDisable => "policy_disable",
             AuditKind::ReadSecrets => "read_secrets",
             AuditKind::Replace => "replace",
+            AuditKind::RecoveryCodes => "recovery_codes",
+            AuditKind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 

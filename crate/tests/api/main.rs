@@ -18,6 +18,7 @@ mod multipart;
 mod passwords;
 mod pending_sessions;
 mod protocol;
+mod recovery;
 mod secrets_at_rest;
 mod sessions_tokens;
 mod store;
@@ -250,6 +251,21 @@ impl Env {
             self.store.setting("SecurityPolicy::TwoFactorAuth").unwrap(),
             self.store.accounts().unwrap()
         )
+    }
+
+    /// `POST /login/?login_only=1` (cPanel's scripted login) with these fields and cookie.
+    async fn login_only(&self, pairs: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let mut headers = vec![(header::CONTENT_TYPE, FORM)];
+        if let Some(c) = cookie {
+            headers.push((header::COOKIE, c));
+        }
+        self.send(request(
+            Method::POST,
+            "/login/?login_only=1",
+            &headers,
+            tfa_testkit::form(pairs),
+        ))
+        .await
     }
 
     async fn enroll(&self, user: &str, secret: &str) {

@@ -5,24 +5,10 @@
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 
-use tfa_testkit::{code, form, Reply};
+use tfa_testkit::{code, Reply};
 
 use crate::Trips;
-use crate::{password, request, Env, FORM, SECRET, T0};
-
-async fn login_only(env: &Env, pairs: &[(&str, &str)], cookie: Option<&str>) -> Reply {
-    let mut headers = vec![(header::CONTENT_TYPE, FORM)];
-    if let Some(c) = cookie {
-        headers.push((header::COOKIE, c));
-    }
-    env.send(request(
-        Method::POST,
-        "/login/?login_only=1",
-        &headers,
-        form(pairs),
-    ))
-    .await
-}
+use crate::{password, request, Env, SECRET, T0};
 
 fn cookie_of(r: &Reply) -> String {
     r.cookie()
@@ -46,25 +32,26 @@ async fn a_pending_login_expires_after_five_minutes() {
         .unwrap();
     env.enroll("bob", SECRET).await;
     let pass = password("bob");
-    let r = login_only(&env, &[("user", "bob"), ("pass", &pass)], None).await;
+    let r = env
+        .login_only(&[("user", "bob"), ("pass", &pass)], None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     assert_eq!(r.json()["message"], "tfa_required");
     let pending = cookie_of(&r);
     env.set_time(T0 + 301);
     let c = code(SECRET, T0 + 301);
-    let r = login_only(&env, &[("tfa_token", &c)], Some(&pending)).await;
+    let r = env.login_only(&[("tfa_token", &c)], Some(&pending)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     assert_eq!(r.json()["message"], "expired_session");
     // Within the five minutes it finishes.
-    let r = login_only(&env, &[("user", "bob"), ("pass", &pass)], None).await;
+    let r = env
+        .login_only(&[("user", "bob"), ("pass", &pass)], None)
+        .await;
     let pending = cookie_of(&r);
     env.set_time(T0 + 301 + 299);
-    let r = login_only(
-        &env,
-        &[("tfa_token", &code(SECRET, env.time()))],
-        Some(&pending),
-    )
-    .await;
+    let r = env
+        .login_only(&[("tfa_token", &code(SECRET, env.time()))], Some(&pending))
+        .await;
     assert_eq!(r.json()["status"], 1, "{}", r.text);
 }
 
@@ -75,7 +62,9 @@ async fn a_session_made_pending_by_enrolling_ends_five_minutes_later() {
         .set_setting("SecurityPolicy::TwoFactorAuth", "1")
         .unwrap();
     let pass = password("bob");
-    let r = login_only(&env, &[("user", "bob"), ("pass", &pass)], None).await;
+    let r = env
+        .login_only(&[("user", "bob"), ("pass", &pass)], None)
+        .await;
     assert_eq!(r.json()["status"], 1, "{}", r.text);
     let token = r.json()["security_token"].as_str().unwrap().to_owned();
     let cookie = cookie_of(&r);
@@ -90,15 +79,15 @@ async fn a_session_made_pending_by_enrolling_ends_five_minutes_later() {
     let r = session_call(&env, &token, &cookie).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     // Logging in again with the code opens a full session.
-    let r = login_only(
-        &env,
-        &[
-            ("user", "bob"),
-            ("pass", &pass),
-            ("tfa_token", &code(SECRET, env.time())),
-        ],
-        None,
-    )
-    .await;
+    let r = env
+        .login_only(
+            &[
+                ("user", "bob"),
+                ("pass", &pass),
+                ("tfa_token", &code(SECRET, env.time())),
+            ],
+            None,
+        )
+        .await;
     assert_eq!(r.json()["status"], 1, "{}", r.text);
 }

@@ -166,6 +166,7 @@ async fn a_plaintext_store_is_sealed_at_open() {
     let conn = Connection::open(&db).unwrap();
     conn.execute_batch(&format!(
         "DROP TRIGGER tfa_sealed_insert; DROP TRIGGER tfa_sealed_update;
+         DROP TRIGGER tfa_removed_recovery_codes; DROP TABLE recovery_codes;
          DELETE FROM settings WHERE key = 'key_check';
          INSERT INTO tfa VALUES ('bob', '{SECRET}'), ('info@bob.example', '{OTHER}');
          PRAGMA user_version = 6;"

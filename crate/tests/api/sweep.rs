@@ -58,8 +58,9 @@ async fn bad_input_sweep_every_endpoint_never_5xx_and_leaves_the_store_alone() {
             )
         })
         .collect();
-    // 9 twofactorauth_* functions, plus applist, version, create_user_session and api_token_*.
-    assert_eq!((uapi_functions.len(), whm_functions.len()), (4, 15));
+    // 9 twofactorauth_* functions, plus applist, version, create_user_session, api_token_*
+    // and tfa_recovery_codes_remaining.
+    assert_eq!((uapi_functions.len(), whm_functions.len()), (4, 16));
     let before = env.snapshot();
     let mut calls = 0;
     for params in &bad_params {

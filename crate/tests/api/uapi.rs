@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use tfa_testkit::{code, uapi_err, uapi_ok, INVALID_SET};
+use tfa_testkit::{code, take_recovery_codes, uapi_err, uapi_ok, INVALID_SET};
 
 use crate::Trips;
 use crate::{set_query, uapi_form, Env, HOST, SECRET, T0};
@@ -43,7 +43,10 @@ async fn uapi_set_get_remove_round_trip_byte_for_byte() {
     let c = code(SECRET, T0);
     let r = env.uapi_set("bob", SECRET, &c).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+    assert_eq!(
+        take_recovery_codes(&r.text).1,
+        uapi_ok(json!({"tfa_configured": 1}))
+    );
     assert_eq!(env.secret("bob").as_deref(), Some(SECRET));
     let r = env.uapi("bob", "get_user_configuration", "").await;
     assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
@@ -60,7 +63,7 @@ async fn uapi_set_get_remove_round_trip_byte_for_byte() {
         .into_iter()
         .map(|e| e.event.to_string())
         .collect();
-    assert_eq!(events, ["enable", "disable"]);
+    assert_eq!(events, ["enable", "recovery_codes", "disable"]);
 }
 
 #[tokio::test]
@@ -71,7 +74,10 @@ async fn uapi_set_accepts_form_post_and_lowercase_secret_kept_as_given() {
     let r = env
         .send(uapi_form("bob", "set_user_configuration", body))
         .await;
-    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+    assert_eq!(
+        take_recovery_codes(&r.text).1,
+        uapi_ok(json!({"tfa_configured": 1}))
+    );
     assert_eq!(env.secret("bob"), Some(lower));
 }
 
@@ -97,7 +103,11 @@ async fn uapi_set_accepts_one_step_either_side() {
     for (user, t) in [("bob", T0 - 30), ("carol", T0 + 30)] {
         let c = code(SECRET, t);
         let r = env.uapi_set(user, SECRET, &c).await;
-        assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})), "{user}");
+        assert_eq!(
+            take_recovery_codes(&r.text).1,
+            uapi_ok(json!({"tfa_configured": 1})),
+            "{user}"
+        );
     }
 }
 
@@ -111,7 +121,10 @@ async fn uapi_set_accepts_codes_with_a_leading_zero() {
     env.set_time(t);
     let c = code(SECRET, t);
     let r = env.uapi_set("bob", SECRET, &c).await;
-    assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})));
+    assert_eq!(
+        take_recovery_codes(&r.text).1,
+        uapi_ok(json!({"tfa_configured": 1}))
+    );
 }
 
 #[tokio::test]
@@ -202,7 +215,11 @@ async fn uapi_webmail_and_team_users_act_on_themselves() {
         let r = env
             .uapi_basic(who, "set_user_configuration", &set_query(SECRET, &c))
             .await;
-        assert_eq!(r.text, uapi_ok(json!({"tfa_configured": 1})), "{who}");
+        assert_eq!(
+            take_recovery_codes(&r.text).1,
+            uapi_ok(json!({"tfa_configured": 1})),
+            "{who}"
+        );
         let r = env.uapi_basic(who, "get_user_configuration", "").await;
         assert_eq!(r.text, uapi_ok(json!({"is_enabled": 1, "issuer": HOST})));
     }

@@ -6,6 +6,7 @@
 //! parameters or secrets.
 
 mod meta;
+mod recovery;
 mod secrets;
 pub mod session;
 pub mod tokens;
@@ -50,6 +51,7 @@ pub const FUNCTIONS: &[&str] = &[
     "api_token_create",
     "api_token_list",
     "api_token_revoke",
+    "tfa_recovery_codes_remaining",
 ];
 
 /// The functions that write (reading secrets writes its audit row).
@@ -201,7 +203,7 @@ fn call(
         }
         "twofactorauth_set_tfa_config" => {
             let w = trip.writer()?;
-            ops::enroll(
+            let codes = ops::enroll(
                 w,
                 &me.name,
                 &ctx.ip,
@@ -209,7 +211,8 @@ fn call(
                 p.get("secret"),
                 p.get("tfa_token"),
             )?;
-            Ok(Some(json!({"success": 1})))
+            // `recovery_codes` is tfa's own (cPanel has none), shown this once.
+            Ok(Some(json!({"success": 1, "recovery_codes": codes})))
         }
         "twofactorauth_get_user_configs" => get_user_configs(r, ctx, me, p.get("user")),
         "twofactorauth_remove_user_config" => remove_user_config(trip, ctx, me, input),
@@ -235,6 +238,9 @@ fn call(
         "api_token_create" => tokens::api_token_create(trip, ctx, input),
         "api_token_list" => tokens::api_token_list(trip, ctx),
         "api_token_revoke" => tokens::api_token_revoke(trip, ctx, input),
+        "tfa_recovery_codes_remaining" => {
+            recovery::tfa_recovery_codes_remaining(trip, me, p.get("user"))
+        }
         "twofactorauth_set_tfa_config_for_user" => {
             if method != Method::POST {
                 return Err(ApiError::Method { allowed: "POST" });

@@ -20,6 +20,7 @@ mod audit;
 mod credentials;
 #[cfg(test)]
 mod plan;
+mod recovery;
 mod schema;
 mod sql;
 mod tfa;

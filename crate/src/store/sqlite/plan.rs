@@ -2,7 +2,7 @@
 //! except the listings that read whole tables on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{accounts, audit, connect, credentials, tfa, throttle, Store};
+use super::{accounts, audit, connect, credentials, recovery, tfa, throttle, Store};
 
 /// Every statement the store prepares, for the query-plan test: `lookups` must find their
 /// rows through an index; `listings` read whole tables on purpose (exports, admin lists).
@@ -15,6 +15,7 @@ fn statements() -> (Vec<&'static str>, Vec<&'static str>) {
         (credentials::LOOKUPS, credentials::LISTINGS),
         (throttle::LOOKUPS, throttle::LISTINGS),
         (audit::LOOKUPS, audit::LISTINGS),
+        (recovery::LOOKUPS, recovery::LISTINGS),
     ] {
         lookups.extend_from_slice(l);
         listings.extend_from_slice(w);
@@ -34,6 +35,7 @@ const GROWING: &[&str] = &[
     "password_failures",
     "lockouts",
     "audit",
+    "recovery_codes",
 ];
 
 #[test]

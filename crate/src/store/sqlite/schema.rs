@@ -128,6 +128,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER tfa_sealed_update BEFORE UPDATE OF secret ON tfa
         WHEN substr(NEW.secret, 1, 3) <> 'v1:'
         BEGIN SELECT RAISE(ABORT, 'a TOTP secret must be stored encrypted'); END;",
+    // 8: recovery codes, one row per unused code, kept only as a keyed hash (see
+    // store/sqlite/recovery.rs); a used code's row is deleted. A code only stands in for
+    // the secret it was made with, so removing the 2FA config, by whatever path, removes
+    // the codes in the same statement.
+    "CREATE TABLE recovery_codes (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL,
+        hash BLOB NOT NULL
+     );
+     CREATE INDEX recovery_codes_username ON recovery_codes(username);
+     CREATE TRIGGER tfa_removed_recovery_codes AFTER DELETE ON tfa
+        BEGIN DELETE FROM recovery_codes WHERE username = OLD.username; END;",
 ];
 
 /// Migration 4: the system-wide issuer moves from `system_wide_issuer`, which a reseller of

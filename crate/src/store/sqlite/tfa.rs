@@ -125,7 +125,7 @@ impl Reader<'_> {
 
     /// Opens a stored secret with the key in use, or, if another process rotated the key
     /// since, with the key that matches the store's key check in this snapshot.
-    fn open_secret(&self, username: &str, stored: &str) -> Result<String, StoreError> {
+    pub(super) fn open_secret(&self, username: &str, stored: &str) -> Result<String, StoreError> {
         let unreadable =
             || StoreError::Corrupt(format!("the secret of “{username}” does not decrypt"));
         let current = self.keys.current()?;
@@ -140,7 +140,7 @@ impl Reader<'_> {
     }
 
     /// The key that matches the store's key check as this transaction sees it.
-    fn proven_key(&self) -> Result<std::sync::Arc<ProvenKey>, StoreError> {
+    pub(super) fn proven_key(&self) -> Result<std::sync::Arc<ProvenKey>, StoreError> {
         let check: Option<String> = one(self.conn, SETTING, &[&KEY_CHECK_SETTING])?;
         let check = check.ok_or_else(|| StoreError::Corrupt("the key check is gone".to_owned()))?;
         self.keys.for_check(&check)
@@ -215,6 +215,7 @@ impl Writer<'_> {
                 &[username, &key.seal(username, &plain)?],
             )?;
         }
+        self.reseal_pepper(key)?;
         let check = key.check_value()?;
         self.set_setting(KEY_CHECK_SETTING, &check)?;
         Ok((all.len(), check))

@@ -4,7 +4,14 @@
 // The same calls work in a real cPanel theme and against the tfa server, with the session
 // cookie (credentials: 'same-origin'); there is no token handling here on purpose.
 
-const MODULE = 'TwoFactorAuth';
+/** cPanel's own module: every call the page needs on a real cPanel is in it. */
+export const MODULE = 'TwoFactorAuth';
+/**
+ * tfa's own module, beyond cPanel (recovery codes): a name of our own so that a future cPanel
+ * function cannot collide with it. A real cPanel has no such module, so callers treat any
+ * failure of it as "not available here".
+ */
+export const RECOVERY_MODULE = 'TfaRecoveryCodes';
 // cPanel puts the session in the path: /cpsessNNNNNNNNNN/... (ten digits).
 const CPSESS = /^(.*?\/cpsess\d{10}\/)/;
 
@@ -35,12 +42,13 @@ export function clockSkewSecs(dateHeader, now = Date.now()) {
 }
 
 /**
- * Calls UAPI `TwoFactorAuth::<func>` under `base` and returns its `data`, or throws an ApiError
- * with the server's errors verbatim. Parameters make it a POST (it changes state); without
- * them it is a GET. `onDate` receives every answer's `Date` header, even a failed one's.
+ * Calls UAPI `<module>::<func>` (`TwoFactorAuth` unless told) under `base` and returns its
+ * `data`, or throws an ApiError with the server's errors verbatim. Parameters make it a POST
+ * (it changes state); without them it is a GET. `onDate` receives every answer's `Date`
+ * header, even a failed one's.
  */
-export async function callUapi(base, func, params = null, onDate = () => {}) {
-  const url = `${base}execute/${MODULE}/${func}`;
+export async function callUapi(base, func, params = null, onDate = () => {}, module = MODULE) {
+  const url = `${base}execute/${module}/${func}`;
   const init = params
     ? { method: 'POST', body: new URLSearchParams(params), credentials: 'same-origin' }
     : { method: 'GET', credentials: 'same-origin' };

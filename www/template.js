@@ -46,6 +46,29 @@ export const TEMPLATE = `
         <button type="button" data-action="cancel-remove">Keep it</button>
       </div>
     </div>
+    <!-- Recovery codes are tfa's own (a real cPanel has none): element.js shows this block only
+         when the server answers TfaRecoveryCodes::get_status. -->
+    <div class="recovery-status" data-ref="recoveryStatus" hidden>
+      <h3>Recovery codes</h3>
+      <p data-ref="recoveryCount"></p>
+      <p class="warning" data-ref="recoveryLow" hidden></p>
+      <div class="actions">
+        <button type="button" data-action="ask-regenerate">Make new recovery codes</button>
+      </div>
+      <form class="confirm verify" data-ref="regenForm" aria-labelledby="tfa-regen-q" novalidate hidden>
+        <p id="tfa-regen-q"><strong>Make new recovery codes?</strong>
+          The codes you have now stop working as soon as the new ones are made.</p>
+        <label for="tfa-regen-code">Current security code</label>
+        <input id="tfa-regen-code" name="tfa_token" data-ref="regenCode" inputmode="numeric"
+               autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="9" spellcheck="false"
+               aria-describedby="tfa-regen-help" required>
+        <p id="tfa-regen-help" class="muted">The six-digit code your authenticator app shows now. Spaces are fine.</p>
+        <div class="actions">
+          <button type="submit" class="primary" data-ref="regenSubmit">Make new codes</button>
+          <button type="button" data-action="cancel-regenerate">Cancel</button>
+        </div>
+      </form>
+    </div>
   </div>
 
   <div data-view="setup" hidden>
@@ -84,13 +107,40 @@ export const TEMPLATE = `
     </div>
   </div>
 
+  <!-- Shown once, right after set-up (or after making new codes), when the server sent codes:
+       they exist nowhere else in readable form, hence the gate before leaving. -->
+  <div data-view="recovery" hidden>
+    <h3 id="tfa-recovery-title" data-ref="recoveryTitle" tabindex="-1">Save your recovery codes</h3>
+    <div data-slot="messages"></div>
+    <p id="tfa-recovery-why">If you lose your phone, each of these codes logs you in once in place of a
+      security code. They are shown only now: keep them somewhere safe, away from your phone.</p>
+    <ol class="codes" data-ref="recoveryCodes" dir="ltr" aria-labelledby="tfa-recovery-title"
+        aria-describedby="tfa-recovery-why"></ol>
+    <div class="actions">
+      <button type="button" data-action="copy-codes" aria-label="Copy the recovery codes">Copy</button>
+      <button type="button" data-action="download-codes" aria-label="Download the recovery codes as a text file">Download</button>
+      <button type="button" data-action="print-codes" aria-label="Print the recovery codes">Print</button>
+    </div>
+    <p class="check">
+      <input type="checkbox" id="tfa-recovery-saved" data-ref="recoverySaved">
+      <label for="tfa-recovery-saved">I have saved these codes</label>
+    </p>
+    <div class="actions">
+      <button type="button" class="primary" data-action="continue-recovery"
+              data-ref="continueRecovery" aria-describedby="tfa-recovery-gate" disabled>Continue</button>
+    </div>
+    <p id="tfa-recovery-gate" class="muted gate-hint">Continue becomes available once you have ticked “I have saved these codes”.</p>
+  </div>
+
   <div data-view="done" hidden>
     <div data-slot="messages"></div>
     <p class="success" data-ref="doneText" tabindex="-1">Two-factor authentication is enabled.</p>
     <p>When you log in, you will be asked for a code from your app (whenever the server’s
-      security policy requires two-factor authentication). Keep your phone safe: there are no
-      backup codes, so if you lose it, ask your administrator to remove two-factor
-      authentication for you.</p>
+      security policy requires two-factor authentication). Keep your phone safe.</p>
+    <p data-ref="doneWithCodes">If you lose it, log in with one of your recovery codes in place
+      of a security code (each works once), then set up your new phone here.</p>
+    <p data-ref="doneWithoutCodes" hidden>If you lose it, ask your administrator to remove
+      two-factor authentication for you.</p>
     <div class="actions">
       <button type="button" class="primary" data-action="back">Done</button>
     </div>

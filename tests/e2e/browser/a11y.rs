@@ -1,5 +1,6 @@
 //! Accessibility: axe-core over the page's states, the whole flow by keyboard alone (focus
-//! order included), labels on every control and aria-live messages.
+//! order included, through the recovery codes' gate), labels on every control and aria-live
+//! messages.
 
 use serde_json::{json, Value};
 
@@ -57,9 +58,61 @@ pub async fn accessibility(b: &mut Browser, t: &Target<'_>) {
     let mut typed: Vec<char> = code.chars().collect();
     typed.push(ENTER);
     b.keys(&typed).await;
+    // The recovery codes: focus on the view's heading, then Copy, Download, Print and the
+    // checkbox; Continue is out of the way (disabled) until Space ticks the box.
+    b.wait_state("recovery").await;
+    assert_eq!(b.focused().await, "recoveryTitle");
+    axe_check(b, &axe, "recovery").await;
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        b.keys(&[TAB]).await;
+        order.push(b.focused().await);
+    }
+    assert_eq!(
+        order,
+        [
+            "copy-codes",
+            "download-codes",
+            "print-codes",
+            "recoverySaved"
+        ]
+    );
+    assert!(!b
+        .shadow("[data-action=continue-recovery]")
+        .await
+        .is_enabled()
+        .await
+        .unwrap());
+    b.keys(&[' ']).await;
+    assert!(b
+        .shadow("#tfa-recovery-saved")
+        .await
+        .is_selected()
+        .await
+        .unwrap());
+    b.keys(&[TAB]).await;
+    assert_eq!(b.focused().await, "continue-recovery");
+    b.keys(&[ENTER]).await;
     b.wait_state("done").await;
     assert_eq!(b.focused().await, "doneText");
     axe_check(b, &axe, "done").await;
+
+    // The status view with 2FA on: the recovery codes left, and the new-codes prompt.
+    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.wait_state("status").await;
+    assert!(b
+        .shadow("[data-ref=recoveryStatus]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    b.shadow("[data-action=ask-regenerate]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(b.focused().await, "regenCode");
+    axe_check(b, &axe, "status, new recovery codes").await;
 
     // Every control has a label (an accessible name).
     let unlabeled = b

@@ -1,9 +1,10 @@
 //! The browsers under their WebDriver servers: chromedriver for Debian's Chromium, geckodriver
-//! for Firefox ESR, each with a fresh profile at 1280×720; the session, and the helpers the
-//! checks use (screenshots, console errors, keys, focus, JS, shadow-root lookups, waits).
+//! for Firefox ESR, each with a fresh profile and download directory at 1280×720; the session,
+//! and the helpers the checks use (screenshots, console errors, keys, focus, JS, shadow-root
+//! lookups, waits, downloaded files).
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 
 use tfa_e2e::workspace_root;
 
-use super::ALERT_TEXT;
+use super::{ALERT_TEXT, ALERT_TEXT_EXPR};
 
 /// Where the run's screenshots go.
 fn shots_dir() -> PathBuf {
@@ -39,8 +40,13 @@ const SHIFT: char = '\u{E008}';
 pub(super) const SHIFT_DOWN: char = '\u{F001}';
 pub(super) const SHIFT_UP: char = '\u{F002}';
 
-/// The states the README shows.
-const README_SHOTS: &[&str] = &["status-off", "scan", "done"];
+/// The states the README shows: (the test's prefix, the step's name).
+const README_SHOTS: &[(&str, &str)] = &[
+    ("flow", "status-off"),
+    ("flow", "scan"),
+    ("flow", "done"),
+    ("recovery", "recovery-codes"),
+];
 
 /// `POST /session/{id}/se/log {"type":"browser"}`: Chromium's console, through chromedriver.
 #[derive(Debug)]
@@ -71,8 +77,13 @@ pub enum Engine {
 }
 
 /// The Chromium binary and flags root needs, as `cargo xtask setup` wrote them for wasm-pack
-/// (one source of truth: wasm-pack.toml), plus the window size and a fresh profile.
-fn chromium_caps(profile: &tempfile::TempDir) -> serde_json::Map<String, Value> {
+/// (one source of truth: wasm-pack.toml), plus the window size, a fresh profile, and downloads
+/// saved without asking into `downloads` (chromedriver passes the directory on to headless
+/// Chromium's download behaviour).
+fn chromium_caps(
+    profile: &tempfile::TempDir,
+    downloads: &tempfile::TempDir,
+) -> serde_json::Map<String, Value> {
     let webdriver_json = workspace_root().join("crate/webdriver.json");
     let caps: Value = serde_json::from_str(
         &std::fs::read_to_string(&webdriver_json).unwrap_or_else(|e| {
@@ -87,6 +98,11 @@ fn chromium_caps(profile: &tempfile::TempDir) -> serde_json::Map<String, Value> 
         "--user-data-dir={}",
         profile.path().display()
     )));
+    chrome["prefs"] = json!({
+        "download.default_directory": downloads.path().display().to_string(),
+        "download.prompt_for_download": false,
+        "download.directory_upgrade": true,
+    });
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), json!("chrome"));
     capabilities.insert("goog:chromeOptions".into(), chrome);
@@ -94,8 +110,9 @@ fn chromium_caps(profile: &tempfile::TempDir) -> serde_json::Map<String, Value> 
     capabilities
 }
 
-/// Debian's Firefox ESR, headless, kept off the network (there is none here).
-fn firefox_caps() -> serde_json::Map<String, Value> {
+/// Debian's Firefox ESR, headless, kept off the network (there is none here), saving downloads
+/// without asking into `downloads`.
+fn firefox_caps(downloads: &tempfile::TempDir) -> serde_json::Map<String, Value> {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), json!("firefox"));
     capabilities.insert(
@@ -112,6 +129,10 @@ fn firefox_caps() -> serde_json::Map<String, Value> {
                 "toolkit.telemetry.enabled": false,
                 "browser.safebrowsing.malware.enabled": false,
                 "browser.safebrowsing.phishing.enabled": false,
+                "browser.download.folderList": 2,
+                "browser.download.dir": downloads.path().display().to_string(),
+                "browser.download.useDownloadDir": true,
+                "browser.helperApps.neverAsk.saveToDisk": "text/plain",
             }
         }),
     );
@@ -133,6 +154,7 @@ pub struct Browser {
     pub engine: Engine,
     driver: Child,
     _profile: tempfile::TempDir,
+    downloads: tempfile::TempDir,
     shot: usize,
 }
 
@@ -144,9 +166,13 @@ impl Browser {
 
     pub async fn start_engine(engine: Engine) -> Browser {
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let (driver_bin, capabilities) = match engine {
-            Engine::Chromium => ("/usr/bin/chromedriver".into(), chromium_caps(&profile)),
-            Engine::Firefox => (geckodriver(), firefox_caps()),
+            Engine::Chromium => (
+                "/usr/bin/chromedriver".into(),
+                chromium_caps(&profile, &downloads),
+            ),
+            Engine::Firefox => (geckodriver(), firefox_caps(&downloads)),
         };
         let port = free_port();
         let driver = Command::new(&driver_bin)
@@ -182,7 +208,39 @@ impl Browser {
             driver,
             engine,
             _profile: profile,
+            downloads,
             shot: 0,
+        }
+    }
+
+    /// Where the browser saves downloads.
+    pub fn downloads(&self) -> &Path {
+        self.downloads.path()
+    }
+
+    /// Waits for the download `name` to be complete in [`Browser::downloads`] and returns its
+    /// bytes. Chromium writes `<name>.crdownload` (Firefox `<name>.part`) first and renames it
+    /// when done, so the final name appearing means the whole file is there.
+    pub async fn downloaded(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads().join(name);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if !bytes.is_empty() {
+                    return bytes;
+                }
+            }
+            if Instant::now() > deadline {
+                let present: Vec<String> = std::fs::read_dir(self.downloads())
+                    .map(|d| {
+                        d.filter_map(Result::ok)
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                panic!("no download {name} after 30 s; the directory holds {present:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -199,8 +257,7 @@ impl Browser {
         let path = shots_dir().join(format!("{engine}{prefix}-{:02}-{name}.png", self.shot));
         std::fs::write(&path, &png).unwrap();
         if std::env::var_os("TFA_UPDATE_SCREENSHOTS").is_some()
-            && README_SHOTS.contains(&name)
-            && prefix == "flow"
+            && README_SHOTS.contains(&(prefix, name))
             && self.engine == Engine::Chromium
         {
             let dir = workspace_root().join("tests/screenshots");
@@ -277,6 +334,35 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the page's alert shows and holds `part` (any text when `part` is empty);
+    /// returns its text.
+    pub async fn alert_with(&self, part: &str, what: &str) -> String {
+        let part = serde_json::to_string(part).unwrap();
+        self.wait_js(
+            &format!(
+                "(({ALERT_TEXT_EXPR}) ?? null) !== null && ({ALERT_TEXT_EXPR}).includes({part})"
+            ),
+            what,
+        )
+        .await;
+        self.js(ALERT_TEXT)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Clicks the first element of the page itself (not the shadow root) that `css` finds.
+    pub async fn click_css(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     /// An element inside the `<tfa-enrollment>` shadow root.

@@ -1,10 +1,31 @@
 //! The custom element on a plain host page (`embed.html`): refused outside the cpsess path,
-//! styles scoped but themable, `apiBaseFor`, the clock-skew warning, and the refusal of a QR
-//! whose otpauth URI and secret disagree.
+//! styles scoped but themable, `apiBaseFor`, the clock-skew warning, the refusal of a QR
+//! whose otpauth URI and secret disagree, and a real cPanel's answers (no recovery codes).
 
 use serde_json::json;
 
-use super::{login, Browser, Target, ALERT_TEXT, ALERT_TEXT_EXPR};
+use super::oracle::code_now;
+use super::{login, Browser, Target, ALERT_TEXT};
+
+/// A real cPanel, faked in the page: `set_user_configuration` answers without recovery codes
+/// (and is not sent, so the server's store does not change), `get_user_configuration` then says
+/// enabled, and the `TfaRecoveryCodes` module does not exist.
+const FAKE_CPANEL: &str = r#"
+const orig = window.fetch.bind(window);
+const answer = (j) => new Response(JSON.stringify(j), { status: 200, headers: { 'Content-Type': 'application/json' } });
+const ok = (data) => answer({ status: 1, errors: null, data, messages: null, warnings: null, metadata: {} });
+window.__recoveryAsked = 0;
+window.fetch = async (input, init) => {
+  const url = String(input);
+  if (url.includes('/execute/TfaRecoveryCodes/')) {
+    window.__recoveryAsked += 1;
+    return answer({ status: 0, errors: ['Failed to load module “TfaRecoveryCodes”.'], data: null, messages: null, warnings: null, metadata: {} });
+  }
+  if (url.includes('/set_user_configuration')) { window.__cpanelEnabled = true; return ok({ tfa_configured: 1 }); }
+  if (url.includes('/get_user_configuration') && window.__cpanelEnabled) return ok({ is_enabled: 1, issuer: 'cPanel' });
+  return orig(input, init);
+};
+return 1;"#;
 
 /// The custom element on a plain host page: styles scoped, themable, and working.
 pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
@@ -81,15 +102,59 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
           return 1;")
         .await;
     b.shadow("[data-action=setup]").await.click().await.unwrap();
-    b.wait_js(
-        &format!("(({ALERT_TEXT_EXPR}) || '').includes('differs')"),
-        "the mismatch refusal",
-    )
-    .await;
+    b.alert_with("differs", "the mismatch refusal").await;
     assert_eq!(
         b.js("return document.querySelector('tfa-enrollment').getAttribute('state');")
             .await,
         json!("status")
     );
+
+    // On a real cPanel there are no recovery codes: done comes straight after the code and
+    // sends the person to the administrator, and the status view shows no recovery block and
+    // no error.
+    b.client.refresh().await.unwrap();
+    b.wait_state("status").await;
+    b.js(FAKE_CPANEL).await;
+    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.wait_state("setup").await;
+    let key = b
+        .js("return document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-ref=key]').textContent;")
+        .await;
+    let secret = key.as_str().unwrap().replace(' ', "");
+    b.shadow("#tfa-code")
+        .await
+        .send_keys(&code_now(&secret, 0))
+        .await
+        .unwrap();
+    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.wait_state("done").await;
+    let done = b
+        .js("return document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-view=done]').innerText;")
+        .await;
+    let done = done.as_str().unwrap();
+    assert!(done.contains("ask your administrator"), "{done}");
+    assert!(!done.contains("recovery code"), "{done}");
+    assert!(!done.contains("no backup codes"), "{done}");
+    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.wait_state("status").await;
+    let state = b.shadow("[data-ref=stateText]").await.text().await.unwrap();
+    assert!(state.contains("is enabled"), "{state}");
+    assert_eq!(b.js("return window.__recoveryAsked;").await, json!(1));
+    assert!(!b
+        .shadow("[data-ref=recoveryStatus]")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    assert!(
+        b.js(ALERT_TEXT).await.is_null(),
+        "no error for a missing module"
+    );
+    // The server was never told: a reload shows 2FA off again (the accessibility test that
+    // follows starts from there).
+    b.client.refresh().await.unwrap();
+    b.wait_state("status").await;
+    let state = b.shadow("[data-ref=stateText]").await.text().await.unwrap();
+    assert!(state.contains("not set up"), "{state}");
     b.assert_quiet_console().await;
 }

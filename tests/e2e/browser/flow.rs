@@ -1,6 +1,7 @@
 //! The enrollment flow, step by step as a person would go through it: log in, set up, the
 //! layout on a 1280×720 screen, the QR decoded from a screenshot, the manual key and copy, the
-//! code, reload, reconfigure with a wrong code, a drifted code, remove; and no foreign origin.
+//! code, the recovery codes' gate, reload, reconfigure with a wrong code, a drifted code,
+//! remove; and no foreign origin.
 
 use serde_json::json;
 
@@ -9,7 +10,8 @@ use tfa::core::{OtpAuth, Secret};
 use tfa_e2e::now as now_secs;
 
 use super::oracle::{code_now, decode_qr_png};
-use super::{login, Browser, Target, ALERT_TEXT, ALERT_TEXT_EXPR, RECORD_FETCHES};
+use super::recovery::{codes_on_screen, pass_recovery_gate};
+use super::{login, Browser, Target, RECORD_FETCHES};
 
 /// The whole flow, as a person would go through it.
 pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
@@ -121,11 +123,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
             { writeText: () => Promise.reject(new DOMException('denied', 'NotAllowedError')) } }); return 1;")
         .await;
     b.shadow("[data-action=copy]").await.click().await.unwrap();
-    b.wait_js(
-        &format!("(({ALERT_TEXT_EXPR}) || '').includes('did not allow copying')"),
-        "the refusal",
-    )
-    .await;
+    b.alert_with("did not allow copying", "the refusal").await;
     let selected = b
         .js(
             "const r = document.querySelector('tfa-enrollment').shadowRoot; \
@@ -138,12 +136,23 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
         "the key is selected"
     );
 
-    // 4. Type the current code, pasted with a space, and see the success state.
+    // 4. Type the current code, pasted with a space; the recovery codes, shown once, and
+    // their gate; then the success state, which no longer says there are no backup codes.
     let code = code_now(&secret, 0);
     let typed = format!("{} {}", &code[..3], &code[3..]);
     code_field.send_keys(&typed).await.unwrap();
     b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.wait_state("recovery").await;
+    codes_on_screen(b).await;
+    pass_recovery_gate(b).await;
     b.wait_state("done").await;
+    let done = b
+        .js("return document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-view=done]').innerText;")
+        .await;
+    assert!(
+        !done.as_str().unwrap().contains("no backup codes"),
+        "{done}"
+    );
     b.screenshot(P, "done").await;
 
     // 5. Reload: enabled, and the server's own CLI agrees.
@@ -182,14 +191,9 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     let field = b.shadow("#tfa-code").await;
     field.send_keys(&wrong).await.unwrap();
     b.shadow("[data-ref=confirm]").await.click().await.unwrap();
-    b.wait_js(
-        &format!("({ALERT_TEXT_EXPR}) !== null"),
-        "the server's error",
-    )
-    .await;
-    let alert = b.js(ALERT_TEXT).await;
+    let alert = b.alert_with("", "the server's error").await;
     assert_eq!(
-        alert.as_str().unwrap().lines().next(),
+        alert.lines().next(),
         Some("Failed to set user configuration: The security code is invalid."),
     );
     b.screenshot(P, "wrong-code").await;
@@ -200,16 +204,8 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     field.clear().await.unwrap();
     field.send_keys(&ahead).await.unwrap();
     b.shadow("[data-ref=confirm]").await.click().await.unwrap();
-    b.wait_js(
-        &format!("(({ALERT_TEXT_EXPR}) || '').includes('ahead')"),
-        "the drift hint",
-    )
-    .await;
-    let alert = b.js(ALERT_TEXT).await;
-    assert!(
-        alert.as_str().unwrap().contains("about 3 minutes ahead"),
-        "{alert}"
-    );
+    let alert = b.alert_with("ahead", "the drift hint").await;
+    assert!(alert.contains("about 3 minutes ahead"), "{alert}");
     assert_eq!(
         b.js("return window.__tfaCalls.length;").await,
         sent_before,

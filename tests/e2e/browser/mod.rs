@@ -1,12 +1,14 @@
 //! The enrollment page, driven in Debian's headless Chromium through chromedriver (fantoccini),
 //! against the real `tfa serve` process: log in, set up, decode the QR from a screenshot with an
 //! independent decoder, type the code, reload, a wrong code, a drifted code, remove; the page
-//! under `/cpsessNNNNNNNNNN/` and as a custom element on a plain host page; an axe-core check;
-//! and no console error anywhere. PNGs of each step are saved under `target/e2e/`.
+//! under `/cpsessNNNNNNNNNN/` and as a custom element on a plain host page; recovery codes
+//! (shown once, downloaded, used at login); an axe-core check; and no console error anywhere.
+//! PNGs of each step are saved under `target/e2e/`.
 //!
 //! - `driver`: chromedriver / geckodriver, the WebDriver session, and the page helpers;
 //! - `oracle`: the independent QR decoder and TOTP code the page is checked against;
 //! - `flow`: the enrollment flow, step by step, with its layout checks;
+//! - `recovery`: the recovery codes, from the page to the login and back;
 //! - `embed`: the custom element on a plain host page;
 //! - `a11y`: axe-core and the keyboard-only flow.
 
@@ -15,6 +17,7 @@ mod driver;
 mod embed;
 mod flow;
 mod oracle;
+mod recovery;
 
 use fantoccini::Locator;
 use serde_json::Value;
@@ -23,6 +26,7 @@ pub use a11y::accessibility;
 pub use driver::{Browser, Engine};
 pub use embed::custom_element;
 pub use flow::enrollment_flow;
+pub use recovery::recovery_codes;
 
 /// What a test needs of the running server.
 pub struct Target<'a> {

@@ -103,3 +103,36 @@ fn qr_svg_matches_the_golden_file() {
     // The golden file itself must decode to the URI, so it cannot have been blessed broken.
     assert_eq!(decode_svg(&golden), vec![CPANEL_URIS[0].3.to_owned()]);
 }
+
+/// The mask is chosen by the core, not by `qrcode`: the matrix must still be the one `qrcode`
+/// makes on its own (same rules, weights and tie-break), for every URI shape and size.
+#[test]
+fn the_core_picks_the_mask_qrcode_would() {
+    let mut texts: Vec<String> = CPANEL_URIS
+        .iter()
+        .map(|(_, _, _, uri)| uri.to_string())
+        .collect();
+    let s = Secret::parse("JBSWY3DPEHPK3PXP").unwrap();
+    for i in 0..60 {
+        let name = "n".repeat(i * 3);
+        texts.push(build_uri(
+            &format!("Issuer {i}"),
+            &format!("{name}@example.com"),
+            &s,
+        ));
+        texts.push(format!("{i}").repeat(i * 5 + 1));
+    }
+    for text in texts {
+        let (ours, width) = tfa::core::qr::qr_modules(&text).unwrap();
+        let theirs =
+            qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+                .unwrap();
+        assert_eq!(width, theirs.width(), "{text}");
+        let theirs: Vec<bool> = theirs
+            .to_colors()
+            .into_iter()
+            .map(|c| c == qrcode::Color::Dark)
+            .collect();
+        assert!(ours == theirs, "a different matrix for {text}");
+    }
+}

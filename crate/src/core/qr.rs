@@ -2,8 +2,10 @@
 //! drawn with crisp edges at 8 px per module; the page shows it at 7, never below 6 (the
 //! constants below, which the wasm module hands to the page).
 
-use qrcode::render::svg;
-use qrcode::{EcLevel, QrCode};
+use qrcode::bits::encode_auto;
+use qrcode::canvas::{Canvas, MaskPattern};
+use qrcode::ec::construct_codewords;
+use qrcode::{Color, EcLevel};
 
 use super::Error;
 
@@ -15,18 +17,184 @@ pub const DISPLAY_MODULE_PX: u32 = 7;
 /// The page never shrinks the QR below this many pixels per module: smaller modules blur into
 /// each other on the camera and scanning starts to fail.
 pub const MIN_DISPLAY_MODULE_PX: u32 = 6;
+/// Light modules around the symbol, as ISO/IEC 18004 requires.
+const QUIET_ZONE: usize = 4;
 
-/// Renders `text` as a QR code in SVG.
+/// The eight mask patterns of a (non-micro) QR code, in `qrcode`'s order, so that a tie goes to
+/// the same mask as there.
+const MASKS: [MaskPattern; 8] = [
+    MaskPattern::Checkerboard,
+    MaskPattern::HorizontalLines,
+    MaskPattern::VerticalLines,
+    MaskPattern::DiagonalLines,
+    MaskPattern::LargeCheckerboard,
+    MaskPattern::Fields,
+    MaskPattern::Diamonds,
+    MaskPattern::Meadow,
+];
+
+/// The modules of `text`'s QR code at ECC level M, row by row (`true` is dark), and its width.
+///
+/// `qrcode` encodes, adds the error correction and draws each masked candidate; the mask is
+/// chosen here. `qrcode`'s own choice scores each candidate through a boxed closure per window
+/// (about 23,000 allocations per QR): this scores the same rules over plain rows and columns,
+/// with the same weights and the same tie-break, so the matrix is the one `qrcode` would make
+/// (a test checks that).
+pub fn qr_modules(text: &str) -> Result<(Vec<bool>, usize), Error> {
+    let too_long = |_| Error::QrTooLong;
+    let bits = encode_auto(text.as_bytes(), EcLevel::M).map_err(too_long)?;
+    let version = bits.version();
+    let (data, ec) =
+        construct_codewords(&bits.into_bytes(), version, EcLevel::M).map_err(too_long)?;
+    let mut canvas = Canvas::new(version, EcLevel::M);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    let width = usize::try_from(version.width()).map_err(|_| Error::QrTooLong)?;
+    let mut best: Option<(u32, Vec<bool>)> = None;
+    for mask in MASKS {
+        let mut candidate = canvas.clone();
+        candidate.apply_mask(mask);
+        let modules: Vec<bool> = candidate
+            .into_colors()
+            .into_iter()
+            .map(|c| c == Color::Dark)
+            .collect();
+        let score = penalty(&modules, width);
+        if best.as_ref().is_none_or(|(low, _)| score < *low) {
+            best = Some((score, modules));
+        }
+    }
+    best.map(|(_, modules)| (modules, width))
+        .ok_or(Error::QrTooLong)
+}
+
+/// ISO/IEC 18004's mask penalty (rules N1 to N4), as `qrcode` weighs it: runs of 5 or more
+/// (3 + the excess), 2×2 blocks (3 each), finder look-alikes with 4 light modules on one side
+/// (40 each) and the distance of the dark share from half.
+fn penalty(m: &[bool], n: usize) -> u32 {
+    let at = |horizontal: bool, line: usize, k: usize| {
+        if horizontal {
+            m[line * n + k]
+        } else {
+            m[k * n + line]
+        }
+    };
+    let mut score = 0u32;
+    for horizontal in [true, false] {
+        for line in 0..n {
+            // N1: runs.
+            let mut run = 1u32;
+            for k in 1..=n {
+                if k < n && at(horizontal, line, k) == at(horizontal, line, k - 1) {
+                    run += 1;
+                } else {
+                    if run >= 5 {
+                        score += run - 2;
+                    }
+                    run = 1;
+                }
+            }
+            // N3: 1:1:3:1:1 with 4 light modules before or after (outside counts as light).
+            const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
+            for j in 0..n.saturating_sub(6) {
+                if (0..7).any(|k| at(horizontal, line, j + k) != FINDER[k]) {
+                    continue;
+                }
+                let dark = |k: usize| k < n && at(horizontal, line, k);
+                let light_before = (j.saturating_sub(4)..j).all(|k| !dark(k));
+                let light_after = (j + 7..j + 11).all(|k| !dark(k));
+                if light_before || light_after {
+                    score += 40;
+                }
+            }
+        }
+    }
+    // N2: 2×2 blocks of one colour.
+    for y in 0..n.saturating_sub(1) {
+        for x in 0..n.saturating_sub(1) {
+            let c = m[y * n + x];
+            if m[y * n + x + 1] == c && m[(y + 1) * n + x] == c && m[(y + 1) * n + x + 1] == c {
+                score += 3;
+            }
+        }
+    }
+    // N4: balance.
+    let dark = m.iter().filter(|d| **d).count();
+    let ratio = dark * 200 / m.len().max(1);
+    score + u32::try_from(ratio.abs_diff(100)).unwrap_or(u32::MAX / 2)
+}
+
+/// Renders `text` as a QR code in SVG: dark on a white square that includes the quiet zone,
+/// `MODULE_PX` pixels per module, crisp edges. The dark modules are one `<path>` of horizontal
+/// run-length strokes (one `m`/`h` pair per run of dark modules), which keeps the SVG small and
+/// quick to write and to parse.
 pub fn qr_svg(text: &str) -> Result<String, Error> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
-        .map_err(|_| Error::QrTooLong)?;
-    Ok(code
-        .render::<svg::Color<'_>>()
-        .quiet_zone(true)
-        .module_dimensions(MODULE_PX, MODULE_PX)
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .build())
+    let (modules, n) = qr_modules(text)?;
+    let size = n + 2 * QUIET_ZONE;
+    let px = size * MODULE_PX as usize;
+    let mut out = String::with_capacity(4096);
+    out.push_str("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"");
+    push_num(&mut out, px);
+    out.push_str("\" height=\"");
+    push_num(&mut out, px);
+    out.push_str("\" viewBox=\"0 0 ");
+    push_num(&mut out, size);
+    out.push(' ');
+    push_num(&mut out, size);
+    out.push_str("\" shape-rendering=\"crispEdges\"><rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/><path stroke=\"#000000\" d=\"");
+    for (y, row) in modules.chunks(n).enumerate() {
+        // The pen is at the row's start; each run moves right from where the last one ended.
+        let mut pen: Option<usize> = None;
+        let mut x = 0;
+        while x < n {
+            if !row[x] {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < n && row[x] {
+                x += 1;
+            }
+            match pen {
+                // A stroke one module wide along the row's middle covers the row exactly.
+                None => {
+                    out.push('M');
+                    push_num(&mut out, start + QUIET_ZONE);
+                    out.push(' ');
+                    push_num(&mut out, y + QUIET_ZONE);
+                    out.push_str(".5");
+                }
+                Some(end) => {
+                    out.push('m');
+                    push_num(&mut out, start - end);
+                    out.push_str(" 0");
+                }
+            }
+            out.push('h');
+            push_num(&mut out, x - start);
+            pen = Some(x);
+        }
+    }
+    out.push_str("\"/></svg>");
+    Ok(out)
+}
+
+/// Appends `n` in decimal (no `core::fmt`, which the page's module would otherwise carry).
+fn push_num(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        out.push(char::from(*d));
+    }
 }
 
 #[cfg(test)]
@@ -49,5 +217,14 @@ mod tests {
         assert!(svg.contains("<svg"));
         assert!(svg.contains("#000000") && svg.contains("#ffffff"));
         assert!(svg.contains("crispEdges"));
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0usize, 7, 10, 45, 360, 1234567] {
+            let mut s = String::new();
+            push_num(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 }

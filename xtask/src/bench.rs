@@ -7,6 +7,7 @@
 //! and one more row in [`BENCHES`].
 
 mod attack;
+mod import;
 mod load;
 mod process;
 
@@ -23,7 +24,11 @@ use process::{Server, TempDir};
 type Bench = fn(&Ctx) -> Result;
 
 /// Every benchmark, in the order a bare `cargo xtask bench` runs them.
-const BENCHES: &[(&str, Bench)] = &[("server", bench_server), ("attack", attack::bench_attack)];
+const BENCHES: &[(&str, Bench)] = &[
+    ("server", bench_server),
+    ("attack", attack::bench_attack),
+    ("import", import::bench_import),
+];
 
 /// The second token measure's store: a busy host's worth of tokens over many accounts.
 const TOKENS: u64 = 30_000;

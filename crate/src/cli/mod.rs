@@ -65,10 +65,17 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 summary.issuers,
                 dir.display()
             );
-            if !summary.unknown.is_empty() {
+            if summary.unknown > 0 {
+                let more = summary.unknown - summary.unknown_first.len();
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "tfa: note: no account, address or team user exists yet for: {}",
-                    summary.unknown.join(", ")
+                    "tfa: note: {} imported name(s) match no account, address or team user yet: {}{more}",
+                    summary.unknown,
+                    summary.unknown_first.join(", ")
                 );
             }
         }

@@ -34,36 +34,48 @@ pub struct ImportSummary {
     pub configs: usize,
     /// How many issuer entries were read.
     pub issuers: usize,
-    /// 2FA usernames that match no account, address or team user in the store (imported anyway,
-    /// as cPanel keeps them too).
-    pub unknown: Vec<String>,
+    /// How many 2FA usernames match no account, address or team user in the store (imported
+    /// anyway, as cPanel keeps them too).
+    pub unknown: usize,
+    /// The first [`UNKNOWN_SHOWN`] of them, in the file's order: enough to see what is wrong,
+    /// never a list of a million names.
+    pub unknown_first: Vec<String>,
 }
+
+/// How many unknown names an import reports by name.
+pub const UNKNOWN_SHOWN: usize = 10;
 
 /// Reads `dir/tfa_userdata.json` (required) and `dir/issuer_userdata.json` (optional), checks
 /// every entry, and upserts them all in one transaction.
+///
+/// Built for a million users: each file is parsed entry by entry from its bytes (no tree of
+/// values), the names the store knows are read once, and the store seals and writes every
+/// entry in one job with cached statements.
 pub fn import(store: &Store, dir: &Path) -> Result<ImportSummary, StoreError> {
     let tfa_path = dir.join(TFA_FILE);
-    let tfa_value = read_json(&tfa_path)?
+    let tfa = read_entries(&tfa_path, "user", read_tfa_entry)?
         .ok_or_else(|| StoreError::Invalid(format!("{} does not exist.", tfa_path.display())))?;
-    let issuer_value = read_json(&dir.join(ISSUER_FILE))?.unwrap_or(Value::Object(Map::new()));
-    let tfa = parse_tfa(&tfa_value)?;
-    let issuers = parse_issuers(&issuer_value)?;
+    let issuers = parse_issuers(
+        read_entries(&dir.join(ISSUER_FILE), "key", read_issuer_entry)?.unwrap_or_default(),
+    );
     let (configs, issuer_count) = (tfa.len(), issuers.len());
     // One job: the names the store does not know are those it did not know when importing.
     let unknown = store.write(move |w| {
-        let mut unknown = Vec::new();
-        for (name, _) in &tfa {
-            if w.principal(name)?.is_none() {
-                unknown.push(name.clone());
-            }
-        }
+        let known = w.principal_names()?;
+        let mut unknown = tfa
+            .iter()
+            .filter(|(name, _)| !known.contains(name.as_str()))
+            .map(|(name, _)| name);
+        let first: Vec<String> = unknown.by_ref().take(UNKNOWN_SHOWN).cloned().collect();
+        let count = first.len() + unknown.count();
         w.import(&tfa, &issuers)?;
-        Ok::<_, StoreError>(unknown)
+        Ok::<_, StoreError>((count, first))
     })?;
     Ok(ImportSummary {
         configs,
         issuers: issuer_count,
-        unknown,
+        unknown: unknown.0,
+        unknown_first: unknown.1,
     })
 }
 
@@ -99,51 +111,30 @@ pub fn export(store: &Store, dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn read_json(path: &Path) -> Result<Option<Value>, StoreError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => {
-            return Err(StoreError::Io {
-                path: path.to_path_buf(),
-                error,
-            })
-        }
-    };
-    serde_json::from_str(&text).map(Some).map_err(|e| {
-        StoreError::Invalid(format!(
-            "{} is not valid JSON (line {}, column {}); nothing was imported.",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })
+/// A `tfa_userdata.json` entry, `{"secret":"…"}`: the secret must pass the validator of chosen
+/// secrets (base32, 16 to 128 characters); any other key of an entry is dropped, as cPanel
+/// does.
+fn read_tfa_entry(user: &str, entry: &Value) -> Result<Option<String>, String> {
+    let secret = entry
+        .get("secret")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("the entry for “{user}” has no “secret” string"))?;
+    let secret = Secret::parse_chosen(secret)
+        .map_err(|e| format!("the secret for “{user}” is refused: {e}"))?;
+    Ok(Some(secret.expose().to_owned()))
 }
 
-/// `{"<2fa user>":{"secret":"…"}}`: every secret must pass the validator of chosen secrets
-/// (base32, 16 to 128 characters); any other key of an entry is dropped, as cPanel does.
-fn parse_tfa(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
-    parse_object(TFA_FILE, "user", value, |user, entry| {
-        let secret = entry
-            .get("secret")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("the entry for “{user}” has no “secret” string"))?;
-        let secret = Secret::parse_chosen(secret)
-            .map_err(|e| format!("the secret for “{user}” is refused: {e}"))?;
-        Ok(Some(secret.expose().to_owned()))
-    })
+/// An `issuer_userdata.json` entry, normalised as `twofactorauth_set_issuer` does.
+fn read_issuer_entry(key: &str, issuer: &Value) -> Result<Option<String>, String> {
+    let text = issuer
+        .as_str()
+        .ok_or_else(|| format!("the issuer for “{key}” is not a string"))?;
+    normalize_issuer(text).map_err(|e| format!("the issuer for “{key}”: {e}"))
 }
 
-/// `{"system_wide_issuer":"…","<reseller>":"…"}`, normalised as `twofactorauth_set_issuer`
-/// does; an empty issuer is skipped. `system_wide_issuer` becomes [`SYSTEM_ISSUER_KEY`].
-fn parse_issuers(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
-    let entries = parse_object(ISSUER_FILE, "key", value, |key, issuer| {
-        let text = issuer
-            .as_str()
-            .ok_or_else(|| format!("the issuer for “{key}” is not a string"))?;
-        normalize_issuer(text).map_err(|e| format!("the issuer for “{key}”: {e}"))
-    })?;
-    Ok(entries
+/// `system_wide_issuer` becomes [`SYSTEM_ISSUER_KEY`]; an empty issuer was skipped already.
+fn parse_issuers(entries: Vec<(String, String)>) -> Vec<(String, String)> {
+    entries
         .into_iter()
         .map(|(key, issuer)| {
             if key == CPANEL_SYSTEM_ISSUER {
@@ -152,31 +143,109 @@ fn parse_issuers(value: &Value) -> Result<Vec<(String, String)>, StoreError> {
                 (key, issuer)
             }
         })
-        .collect())
+        .collect()
 }
 
-/// Reads one of cPanel's files: a top-level object whose keys (each a `what`) pass
-/// [`check_name`] and whose entries `read` turns into the stored text (`None` skips one). Any
-/// refusal names `file` and says that nothing was imported.
-fn parse_object(
-    file: &str,
-    what: &str,
-    value: &Value,
-    read: impl Fn(&str, &Value) -> Result<Option<String>, String>,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let bad = |why: String| StoreError::Invalid(format!("{file}: {why}; nothing was imported."));
-    let map = value
-        .as_object()
-        .ok_or_else(|| bad("the top level must be an object".to_owned()))?;
-    let mut out = Vec::with_capacity(map.len());
-    for (key, entry) in map {
-        check_name(key)
-            .map_err(|why| bad(format!("the {what} “{}”: {why}", key.escape_debug())))?;
-        if let Some(text) = read(key, entry).map_err(bad)? {
-            out.push((key.clone(), text));
+/// What reads one entry of a file into its stored text (`None` skips it).
+type ReadEntry = fn(&str, &Value) -> Result<Option<String>, String>;
+
+/// Reads one of cPanel's files (`None` when it does not exist): a top-level object whose keys
+/// (each a `what`) pass [`check_name`] and whose entries `read` turns into the stored text.
+/// Parsed entry by entry from the bytes. Any refusal names the file and says that nothing was
+/// imported.
+fn read_entries(
+    path: &Path,
+    what: &'static str,
+    read: ReadEntry,
+) -> Result<Option<Vec<(String, String)>>, StoreError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                error,
+            })
         }
+    };
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let bad = |why: String| StoreError::Invalid(format!("{file}: {why}; nothing was imported."));
+    let not_json = |e: serde_json::Error| {
+        StoreError::Invalid(format!(
+            "{} is not valid JSON (line {}, column {}); nothing was imported.",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        // Still a JSON syntax error first, as before: only valid JSON is "not an object".
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(not_json)?;
+        return Err(bad("the top level must be an object".to_owned()));
     }
-    Ok(out)
+    let refusal = std::cell::RefCell::new(None);
+    let seed = Entries {
+        what,
+        read,
+        refusal: &refusal,
+    };
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|v| {
+        de.end()?;
+        Ok(v)
+    });
+    match (parsed, refusal.into_inner()) {
+        (_, Some(why)) => Err(bad(why)),
+        (Ok(entries), None) => Ok(Some(entries)),
+        (Err(e), None) => Err(not_json(e)),
+    }
+}
+
+/// The streaming reader of [`read_entries`]: checks each key and reads each entry as it comes;
+/// the first refusal is kept in `refusal` (its words, without serde's position suffix).
+struct Entries<'a> {
+    what: &'static str,
+    read: ReadEntry,
+    refusal: &'a std::cell::RefCell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Entries<'_> {
+    type Value = Vec<(String, String)>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Entries<'_> {
+    type Value = Vec<(String, String)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error as _;
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key::<String>()? {
+            let entry: Value = map.next_value()?;
+            let outcome = check_name(&key)
+                .map_err(|why| format!("the {} “{}”: {why}", self.what, key.escape_debug()))
+                .and_then(|()| (self.read)(&key, &entry));
+            match outcome {
+                Ok(Some(text)) => out.push((key, text)),
+                Ok(None) => {}
+                Err(why) => {
+                    *self.refusal.borrow_mut() = Some(why);
+                    return Err(A::Error::custom("refused"));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Writes JSON to `path` with mode 0600 through a temp file and a rename.

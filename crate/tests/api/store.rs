@@ -83,7 +83,10 @@ async fn cpanel_import_export_round_trip() {
     .unwrap();
     let s = cpanel::import(&env.store, dir.path()).unwrap();
     assert_eq!((s.configs, s.issuers), (4, 2));
-    assert_eq!(s.unknown, ["ghost"]);
+    assert_eq!(
+        (s.unknown, s.unknown_first.as_slice()),
+        (1, ["ghost".to_owned()].as_slice())
+    );
     let once = env.snapshot();
     cpanel::import(&env.store, dir.path()).unwrap();
     assert_eq!(env.snapshot(), once, "idempotent");
@@ -148,4 +151,25 @@ async fn cpanel_import_export_round_trip() {
     std::fs::remove_file(&tfa_file).unwrap();
     let e = cpanel::import(&env.store, dir.path()).unwrap_err();
     assert!(e.to_string().contains("does not exist"), "{e}");
+}
+
+#[tokio::test]
+async fn an_import_names_the_first_ten_unknown_users_and_counts_the_rest() {
+    use tfa::store::cpanel;
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<String> = (0..25)
+        .map(|i| format!(r#""ghost{i:02}":{{"secret":"JBSWY3DPEHPK3PXP"}}"#))
+        .chain([r#""bob":{"secret":"GEZDGNBVGY3TQOJQ"}"#.to_owned()])
+        .collect();
+    std::fs::write(
+        dir.path().join("tfa_userdata.json"),
+        format!("{{{}}}", entries.join(",")),
+    )
+    .unwrap();
+    let s = cpanel::import(&env.store, dir.path()).unwrap();
+    assert_eq!((s.configs, s.unknown), (26, 25));
+    let first: Vec<String> = (0..10).map(|i| format!("ghost{i:02}")).collect();
+    assert_eq!(s.unknown_first, first);
+    assert_eq!(env.secret("ghost24").as_deref(), Some("JBSWY3DPEHPK3PXP"));
 }

@@ -12,6 +12,7 @@ const ACCOUNT_BY_DOMAIN: &str =
 const ACCOUNTS_OWNED_BY: &str =
     "SELECT name, kind, owner, domain FROM accounts WHERE owner = ?1 ORDER BY name";
 const ALL_ACCOUNTS: &str = "SELECT name, kind, owner, domain FROM accounts ORDER BY name";
+const ALL_NAMES: &str = "SELECT name FROM accounts UNION ALL SELECT name FROM identities";
 const ACCOUNT_KIND: &str = "SELECT kind FROM accounts WHERE name = ?1";
 const IDENTITY: &str = "SELECT name, kind, account FROM identities WHERE name = ?1";
 const IDENTITIES_OF: &str =
@@ -46,7 +47,7 @@ pub(super) const LOOKUPS: &[&str] = &[
 ];
 #[cfg(test)]
 /// Root's list of every account, and a probe that stops at the first row.
-pub(super) const LISTINGS: &[&str] = &[ALL_ACCOUNTS, ANY_ACCOUNT];
+pub(super) const LISTINGS: &[&str] = &[ALL_ACCOUNTS, ANY_ACCOUNT, ALL_NAMES];
 
 pub(super) fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -112,6 +113,14 @@ impl Reader<'_> {
             return Ok(Some(Principal::Account(a)));
         }
         Ok(self.identity(name)?.map(Principal::Identity))
+    }
+
+    /// Every login name the store knows (accounts, webmail and team users), read once by an
+    /// import that checks a million names.
+    pub fn principal_names(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(ALL_NAMES)?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(names.collect::<Result<_, _>>()?)
     }
 
     /// The stored argon2 hash of a login's password.

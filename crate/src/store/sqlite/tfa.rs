@@ -263,8 +263,11 @@ impl Writer<'_> {
         tfa: &[(String, String)],
         issuers: &[(String, String)],
     ) -> Result<(), StoreError> {
+        // The key is looked up once for the whole import, not once a secret.
+        let key = self.proven_key()?;
         for (username, secret) in tfa {
-            self.set_tfa(username, secret)?;
+            let sealed = key.key.seal(username, secret)?;
+            change(self.conn, UPSERT_TFA, &[username, &sealed])?;
         }
         for (key, issuer) in issuers {
             self.set_issuer(key, Some(issuer))?;

@@ -70,50 +70,22 @@ pub fn qr_modules(text: &str) -> Result<(Vec<bool>, usize), Error> {
 
 /// ISO/IEC 18004's mask penalty (rules N1 to N4), as `qrcode` weighs it: runs of 5 or more
 /// (3 + the excess), 2×2 blocks (3 each), finder look-alikes with 4 light modules on one side
-/// (40 each) and the distance of the dark share from half.
+/// (40 each) and the distance of the dark share from half. Columns are scored as rows of the
+/// transposed matrix, so every rule walks contiguous slices (what keeps it fast in the
+/// size-optimised wasm build, where a per-module closure is not inlined).
 fn penalty(m: &[bool], n: usize) -> u32 {
-    let at = |horizontal: bool, line: usize, k: usize| {
-        if horizontal {
-            m[line * n + k]
-        } else {
-            m[k * n + line]
-        }
-    };
-    let mut score = 0u32;
-    for horizontal in [true, false] {
-        for line in 0..n {
-            // N1: runs.
-            let mut run = 1u32;
-            for k in 1..=n {
-                if k < n && at(horizontal, line, k) == at(horizontal, line, k - 1) {
-                    run += 1;
-                } else {
-                    if run >= 5 {
-                        score += run - 2;
-                    }
-                    run = 1;
-                }
-            }
-            // N3: 1:1:3:1:1 with 4 light modules before or after (outside counts as light).
-            const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
-            for j in 0..n.saturating_sub(6) {
-                if (0..7).any(|k| at(horizontal, line, j + k) != FINDER[k]) {
-                    continue;
-                }
-                let dark = |k: usize| k < n && at(horizontal, line, k);
-                let light_before = (j.saturating_sub(4)..j).all(|k| !dark(k));
-                let light_after = (j + 7..j + 11).all(|k| !dark(k));
-                if light_before || light_after {
-                    score += 40;
-                }
-            }
+    let mut columns = vec![false; m.len()];
+    for (y, row) in m.chunks(n).enumerate() {
+        for (x, dark) in row.iter().enumerate() {
+            columns[x * n + y] = *dark;
         }
     }
+    let mut score: u32 = m.chunks(n).chain(columns.chunks(n)).map(line_penalty).sum();
     // N2: 2×2 blocks of one colour.
-    for y in 0..n.saturating_sub(1) {
+    for (row, next) in m.chunks(n).zip(m.chunks(n).skip(1)) {
         for x in 0..n.saturating_sub(1) {
-            let c = m[y * n + x];
-            if m[y * n + x + 1] == c && m[(y + 1) * n + x] == c && m[(y + 1) * n + x + 1] == c {
+            let c = row[x];
+            if row[x + 1] == c && next[x] == c && next[x + 1] == c {
                 score += 3;
             }
         }
@@ -122,6 +94,37 @@ fn penalty(m: &[bool], n: usize) -> u32 {
     let dark = m.iter().filter(|d| **d).count();
     let ratio = dark * 200 / m.len().max(1);
     score + u32::try_from(ratio.abs_diff(100)).unwrap_or(u32::MAX / 2)
+}
+
+/// N1 and N3 along one row (or column).
+fn line_penalty(line: &[bool]) -> u32 {
+    const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
+    let n = line.len();
+    let mut score = 0;
+    // N1: runs.
+    let mut run = 1u32;
+    for k in 1..=n {
+        if k < n && line[k] == line[k - 1] {
+            run += 1;
+        } else {
+            if run >= 5 {
+                score += run - 2;
+            }
+            run = 1;
+        }
+    }
+    // N3: 1:1:3:1:1 with 4 light modules before or after (outside counts as light).
+    for (j, window) in line.windows(7).enumerate() {
+        if window != FINDER {
+            continue;
+        }
+        let before = &line[j.saturating_sub(4)..j];
+        let after = &line[(j + 7).min(n)..(j + 11).min(n)];
+        if !before.contains(&true) || !after.contains(&true) {
+            score += 40;
+        }
+    }
+    score
 }
 
 /// Renders `text` as a QR code in SVG: dark on a white square that includes the quiet zone,

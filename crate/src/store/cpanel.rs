@@ -53,10 +53,15 @@ pub const UNKNOWN_SHOWN: usize = 10;
 /// entry in one job with cached statements.
 pub fn import(store: &Store, dir: &Path) -> Result<ImportSummary, StoreError> {
     let tfa_path = dir.join(TFA_FILE);
-    let tfa = read_entries(&tfa_path, "user", read_tfa_entry)?
+    let tfa = read_entries(&tfa_path, "user", EntryReader::Secret)?
         .ok_or_else(|| StoreError::Invalid(format!("{} does not exist.", tfa_path.display())))?;
     let issuers = parse_issuers(
-        read_entries(&dir.join(ISSUER_FILE), "key", read_issuer_entry)?.unwrap_or_default(),
+        read_entries(
+            &dir.join(ISSUER_FILE),
+            "key",
+            EntryReader::Value(read_issuer_entry),
+        )?
+        .unwrap_or_default(),
     );
     let (configs, issuer_count) = (tfa.len(), issuers.len());
     // One job: the names the store does not know are those it did not know when importing.
@@ -111,19 +116,6 @@ pub fn export(store: &Store, dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A `tfa_userdata.json` entry, `{"secret":"…"}`: the secret must pass the validator of chosen
-/// secrets (base32, 16 to 128 characters); any other key of an entry is dropped, as cPanel
-/// does.
-fn read_tfa_entry(user: &str, entry: &Value) -> Result<Option<String>, String> {
-    let secret = entry
-        .get("secret")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("the entry for “{user}” has no “secret” string"))?;
-    let secret = Secret::parse_chosen(secret)
-        .map_err(|e| format!("the secret for “{user}” is refused: {e}"))?;
-    Ok(Some(secret.expose().to_owned()))
-}
-
 /// An `issuer_userdata.json` entry, normalised as `twofactorauth_set_issuer` does.
 fn read_issuer_entry(key: &str, issuer: &Value) -> Result<Option<String>, String> {
     let text = issuer
@@ -149,6 +141,83 @@ fn parse_issuers(entries: Vec<(String, String)>) -> Vec<(String, String)> {
 /// What reads one entry of a file into its stored text (`None` skips it).
 type ReadEntry = fn(&str, &Value) -> Result<Option<String>, String>;
 
+/// How a file's entries are read: a secrets entry straight from the parser (a million of
+/// them: no `Value` tree each), an issuer through a `Value` (a handful).
+#[derive(Clone, Copy)]
+enum EntryReader {
+    Secret,
+    Value(ReadEntry),
+}
+
+/// One `{"secret": …}` entry as the parser meets it: the `secret` string if there is one
+/// (`Ok(None)` when the entry is no object or its `secret` is no string); other keys skipped
+/// unread.
+struct SecretEntry;
+
+impl<'de> serde::de::DeserializeSeed<'de> for SecretEntry {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SecretEntry {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an entry")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut secret = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "secret" {
+                // The last `secret` wins, as in a JSON object read whole.
+                secret = match map.next_value::<Value>()? {
+                    Value::String(text) => Some(text),
+                    _ => None,
+                };
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(secret)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A secrets entry's stored text: the secret must pass the validator of chosen secrets
+/// (base32, 16 to 128 characters).
+fn check_secret(user: &str, secret: Option<String>) -> Result<Option<String>, String> {
+    let secret = secret.ok_or_else(|| format!("the entry for “{user}” has no “secret” string"))?;
+    let secret = Secret::parse_chosen(&secret)
+        .map_err(|e| format!("the secret for “{user}” is refused: {e}"))?;
+    Ok(Some(secret.expose().to_owned()))
+}
+
 /// Reads one of cPanel's files (`None` when it does not exist): a top-level object whose keys
 /// (each a `what`) pass [`check_name`] and whose entries `read` turns into the stored text.
 /// Parsed entry by entry from the bytes. Any refusal names the file and says that nothing was
@@ -156,7 +225,7 @@ type ReadEntry = fn(&str, &Value) -> Result<Option<String>, String>;
 fn read_entries(
     path: &Path,
     what: &'static str,
-    read: ReadEntry,
+    read: EntryReader,
 ) -> Result<Option<Vec<(String, String)>>, StoreError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -190,6 +259,7 @@ fn read_entries(
     let refusal = std::cell::RefCell::new(None);
     let seed = Entries {
         what,
+        size_hint: bytes.len() / 40,
         read,
         refusal: &refusal,
     };
@@ -209,7 +279,9 @@ fn read_entries(
 /// the first refusal is kept in `refusal` (its words, without serde's position suffix).
 struct Entries<'a> {
     what: &'static str,
-    read: ReadEntry,
+    /// About how many entries the file holds.
+    size_hint: usize,
+    read: EntryReader,
     refusal: &'a std::cell::RefCell<Option<String>>,
 }
 
@@ -229,12 +301,23 @@ impl<'de> serde::de::Visitor<'de> for Entries<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         use serde::de::Error as _;
-        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        // The parser cannot say how many entries follow; the file's size can, roughly (an
+        // entry of cPanel's file takes 40 bytes or more), so the list is not regrown and
+        // copied twenty times on the way to a million.
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(self.size_hint));
         while let Some(key) = map.next_key::<String>()? {
-            let entry: Value = map.next_value()?;
-            let outcome = check_name(&key)
-                .map_err(|why| format!("the {} “{}”: {why}", self.what, key.escape_debug()))
-                .and_then(|()| (self.read)(&key, &entry));
+            let named = check_name(&key)
+                .map_err(|why| format!("the {} “{}”: {why}", self.what, key.escape_debug()));
+            let outcome = match self.read {
+                EntryReader::Secret => {
+                    let secret = map.next_value_seed(SecretEntry)?;
+                    named.and_then(|()| check_secret(&key, secret))
+                }
+                EntryReader::Value(read) => {
+                    let entry: Value = map.next_value()?;
+                    named.and_then(|()| read(&key, &entry))
+                }
+            };
             match outcome {
                 Ok(Some(text)) => out.push((key, text)),
                 Ok(None) => {}

@@ -61,20 +61,19 @@ impl Key {
 
     fn seal_bytes(&self, aad: &str, plain: &[u8]) -> Result<String, StoreError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = self
-            .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plain,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| StoreError::Corrupt("a secret could not be encrypted".to_owned()))?;
-        let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&sealed);
-        Ok(format!("{SEALED_PREFIX}{}", STANDARD.encode(blob)))
+        seal_with(&self.cipher(), &nonce, aad, plain)
+    }
+
+    /// A sealer for many secrets in a row (an import): see [`Sealer`].
+    pub fn sealer(&self) -> Sealer {
+        let random = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut prefix = [0u8; NONCE_LEN - 8];
+        prefix.copy_from_slice(&random[..NONCE_LEN - 8]);
+        Sealer {
+            cipher: self.cipher(),
+            prefix,
+            counter: 0,
+        }
     }
 
     /// Opens a sealed secret of `username`; `None` if this key (or this username) does not
@@ -151,6 +150,55 @@ pub fn recovery_hash(
     mac.update(&[0]);
     mac.update(canonical.as_bytes());
     Ok(mac.finalize().into_bytes().into())
+}
+
+/// Seals `plain` under `nonce` with `aad`: the stored form, `v1:` + base64(nonce ‖ sealed).
+fn seal_with(
+    cipher: &XChaCha20Poly1305,
+    nonce: &XNonce,
+    aad: &str,
+    plain: &[u8],
+) -> Result<String, StoreError> {
+    let sealed = cipher
+        .encrypt(
+            nonce,
+            Payload {
+                msg: plain,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| StoreError::Corrupt("a secret could not be encrypted".to_owned()))?;
+    let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
+    blob.extend_from_slice(nonce);
+    blob.extend_from_slice(&sealed);
+    let mut out = String::with_capacity(SEALED_PREFIX.len() + blob.len().div_ceil(3) * 4);
+    out.push_str(SEALED_PREFIX);
+    STANDARD.encode_string(blob, &mut out);
+    Ok(out)
+}
+
+/// Seals a run of secrets under one key: the nonce is 16 random bytes drawn once, then an
+/// 8-byte counter. XChaCha20-Poly1305 needs only that no nonce repeats under a key; a fresh
+/// random prefix per sealer (2^128 of them) and a counter within it guarantee that, and a
+/// million secrets cost one call for randomness instead of a million.
+pub struct Sealer {
+    cipher: XChaCha20Poly1305,
+    prefix: [u8; NONCE_LEN - 8],
+    counter: u64,
+}
+
+impl Sealer {
+    /// Seals `plain` for `username`, as [`Key::seal`] does.
+    pub fn seal(&mut self, username: &str, plain: &str) -> Result<String, StoreError> {
+        let mut nonce = XNonce::default();
+        nonce[..NONCE_LEN - 8].copy_from_slice(&self.prefix);
+        nonce[NONCE_LEN - 8..].copy_from_slice(&self.counter.to_be_bytes());
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt("a sealer ran out of nonces".to_owned()))?;
+        seal_with(&self.cipher, &nonce, username, plain.as_bytes())
+    }
 }
 
 /// True when a stored secret is in the sealed form (otherwise it is plaintext from before
@@ -476,6 +524,16 @@ mod tests {
         assert_eq!(Key::generate().open("alice", &sealed), None);
         // A fresh nonce each time.
         assert_ne!(sealed, key.seal("alice", "JBSWY3DPEHPK3PXP").unwrap());
+        // A sealer's output opens like any other, and never repeats a nonce.
+        let mut sealer = key.sealer();
+        let (a, b) = (
+            sealer.seal("alice", "JBSWY3DPEHPK3PXP").unwrap(),
+            sealer.seal("alice", "JBSWY3DPEHPK3PXP").unwrap(),
+        );
+        assert_ne!(a, b);
+        assert_eq!(key.open("alice", &a).as_deref(), Some("JBSWY3DPEHPK3PXP"));
+        assert_eq!(key.open("alice", &b).as_deref(), Some("JBSWY3DPEHPK3PXP"));
+        assert_eq!(key.open("bob", &a), None);
     }
 
     #[test]

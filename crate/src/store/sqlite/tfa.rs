@@ -35,6 +35,14 @@ const PLAINTEXT_TFA: &str =
     "SELECT username, secret FROM tfa WHERE substr(secret, 1, 3) <> 'v1:' ORDER BY username";
 const SET_SECRET: &str = "UPDATE tfa SET secret = ?2 WHERE username = ?1";
 
+/// SQLite's default page cache, in KiB (`PRAGMA cache_size = -2000`).
+const DEFAULT_CACHE_KIB: i64 = 2000;
+/// Page cache an import asks for per entry, in KiB: a sealed row and its index entry take
+/// about 0.13 KiB of pages; this is a ceiling, SQLite only fills what the import dirties.
+const IMPORT_CACHE_KIB_PER_ENTRY: i64 = 1;
+/// Secrets sealed per chunk of an import (see [`Writer::import`]).
+const IMPORT_CHUNK: usize = 16_384;
+
 #[cfg(test)]
 pub(super) const LOOKUPS: &[&str] = &[
     SECRET,
@@ -207,12 +215,13 @@ impl Writer<'_> {
     /// many secrets and the new check. The key rotation's one job.
     pub fn reseal_all(&self, key: &Key) -> Result<(usize, String), StoreError> {
         let all = self.all_tfa()?;
+        let mut sealer = key.sealer();
         for (username, plain) in &all {
             let plain = zeroize::Zeroizing::new(plain.clone());
             change(
                 self.conn,
                 SET_SECRET,
-                &[username, &key.seal(username, &plain)?],
+                &[username, &sealer.seal(username, &plain)?],
             )?;
         }
         self.reseal_pepper(key)?;
@@ -258,17 +267,55 @@ impl Writer<'_> {
     }
 
     /// Upserts 2FA configs and issuer entries (the caller's job is all of them or none).
+    ///
+    /// Built for a million entries: a page cache sized to the import (SQLite's default 2 MB
+    /// would spill dirty pages to the WAL and then write the same interior pages again and
+    /// again), and the secrets sealed a chunk ahead on another thread while this one writes
+    /// the chunk before, so encryption and SQLite overlap on two cores and only one chunk of
+    /// sealed text is in memory at a time.
     pub fn import(
         &self,
         tfa: &[(String, String)],
         issuers: &[(String, String)],
     ) -> Result<(), StoreError> {
-        // The key is looked up once for the whole import, not once a secret.
-        let key = self.proven_key()?;
-        for (username, secret) in tfa {
-            let sealed = key.key.seal(username, secret)?;
-            change(self.conn, UPSERT_TFA, &[username, &sealed])?;
+        let kib = IMPORT_CACHE_KIB_PER_ENTRY.saturating_mul(tfa.len() as i64);
+        if kib > DEFAULT_CACHE_KIB {
+            self.conn.pragma_update(None, "cache_size", -kib)?;
         }
+        let result = self.write_imported(tfa, issuers);
+        if kib > DEFAULT_CACHE_KIB {
+            self.conn.pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
+        }
+        result
+    }
+
+    fn write_imported(
+        &self,
+        tfa: &[(String, String)],
+        issuers: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        // The key the store's check names in this transaction, looked up once.
+        let key = self.proven_key()?;
+        let key = &key.key;
+        // Each chunk its own sealer: its own random nonce prefix.
+        let seal = |part: &[(String, String)]| -> Result<Vec<String>, StoreError> {
+            let mut sealer = key.sealer();
+            part.iter().map(|(user, secret)| sealer.seal(user, secret)).collect()
+        };
+        let mut upsert = self.conn.prepare_cached(UPSERT_TFA)?;
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let mut chunks = tfa.chunks(IMPORT_CHUNK);
+            let mut ahead = chunks.next().map(|part| (part, scope.spawn(move || seal(part))));
+            while let Some((part, sealing)) = ahead {
+                ahead = chunks.next().map(|next| (next, scope.spawn(move || seal(next))));
+                let sealed = sealing.join().map_err(|_| StoreError::Poisoned)??;
+                for ((username, _), stored) in part.iter().zip(&sealed) {
+                    upsert.execute([username, stored])?;
+                }
+            }
+            Ok(())
+        })?;
+        drop(upsert);
         for (key, issuer) in issuers {
             self.set_issuer(key, Some(issuer))?;
         }

@@ -27,6 +27,19 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Reply {
+        self.try_send(method, url, headers, body)
+            .unwrap_or_else(|e| panic!("request to {url} failed: {e}"))
+    }
+
+    /// As [`Http::send`], with a failure to get any answer (a reset, a refused connection) as
+    /// an error instead of a panic: for the tests that kill the server under load.
+    pub fn try_send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Result<Reply, Box<ureq::Error>> {
         let mut req = self.agent.request(method, url);
         for (k, v) in headers {
             req = req.set(k, v);
@@ -38,7 +51,7 @@ impl Http {
         let resp = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("request to {url} failed: {e}"),
+            Err(e) => return Err(Box::new(e)),
         };
         let status = resp.status();
         let headers: Vec<(String, String)> = resp
@@ -47,7 +60,7 @@ impl Http {
             .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_owned())))
             .collect();
         let body = resp.into_string().unwrap_or_default();
-        Reply::new(status, headers, body)
+        Ok(Reply::new(status, headers, body))
     }
 
     pub fn get(&self, url: &str, auth: &str) -> Reply {

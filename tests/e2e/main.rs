@@ -12,6 +12,7 @@ mod cli;
 mod cpanel_clients;
 mod cpanel_login;
 mod cpanel_whm;
+mod durability;
 mod http;
 mod login;
 mod recovery;

@@ -6,6 +6,7 @@
 //! code is compared with whichever clock the caller holds, so "the current time" is true on both.
 //! Pure: no clock, no I/O, and no panic for any `i64`.
 
+use super::error::push_decimal;
 use super::totp::STEP_SECS;
 
 /// Below this many seconds the amount is said in seconds (30, 60, 90); from here on in whole
@@ -38,7 +39,7 @@ pub fn drift_sentence(offset_steps: i64) -> String {
         (secs / 60 + u64::from(secs % 60 >= 30), "minute")
     };
     s.push_str("a time about ");
-    s.push_str(&amount.to_string());
+    push_decimal(&mut s, amount);
     s.push(' ');
     s.push_str(unit);
     if amount != 1 {

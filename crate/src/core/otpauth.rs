@@ -4,7 +4,9 @@
 //! cPanel's form is `otpauth://totp/<enc(issuer)>:<enc(account)>?secret=S&issuer=<enc(issuer)>`,
 //! where `enc` leaves the RFC 3986 unreserved set alone and writes uppercase hex.
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::borrow::Cow;
+
+use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::error::UriError;
 use super::totp::{DIGITS, STEP_SECS};
@@ -19,17 +21,30 @@ const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
 
 /// `enc()` of cPanel's encoder: percent-encode all but unreserved bytes, uppercase hex.
 pub fn encode_component(text: &str) -> String {
-    utf8_percent_encode(text, NOT_UNRESERVED).to_string()
+    // Through `Cow`, not `to_string`: the same text without `core::fmt` (the wasm module's weight).
+    Cow::from(utf8_percent_encode(text, NOT_UNRESERVED)).into_owned()
 }
 
 /// Builds the URI exactly as cPanel does.
 pub fn build_uri(issuer: &str, account: &str, secret: &Secret) -> String {
     let issuer = encode_component(issuer);
-    format!(
-        "otpauth://totp/{issuer}:{}?secret={}&issuer={issuer}",
-        encode_component(account),
-        secret.expose()
-    )
+    let account = encode_component(account);
+    let secret = secret.expose();
+    // Concatenated rather than `format!`ted, to keep `core::fmt` out of the wasm module.
+    let mut uri = String::with_capacity(40 + 2 * issuer.len() + account.len() + secret.len());
+    for part in [
+        "otpauth://totp/",
+        &issuer,
+        ":",
+        &account,
+        "?secret=",
+        secret,
+        "&issuer=",
+        &issuer,
+    ] {
+        uri.push_str(part);
+    }
+    uri
 }
 
 /// `totp` or `hotp`.
@@ -131,7 +146,14 @@ impl OtpAuth {
                     issuer_param = Some(value.trim().to_owned()).filter(|i| !i.is_empty());
                 }
                 "algorithm" => {
-                    algorithm = match value.to_ascii_uppercase().replace('-', "").as_str() {
+                    // "sha-256" reads as "SHA256". Filtered by hand: `str::replace` brings a
+                    // pattern searcher into the wasm module for this one use.
+                    let name: String = value
+                        .chars()
+                        .filter(|&c| c != '-')
+                        .map(|c| c.to_ascii_uppercase())
+                        .collect();
+                    algorithm = match name.as_str() {
                         "SHA1" => Algorithm::Sha1,
                         "SHA256" => Algorithm::Sha256,
                         "SHA512" => Algorithm::Sha512,
@@ -139,28 +161,18 @@ impl OtpAuth {
                     }
                 }
                 "digits" => {
-                    digits = value
-                        .trim()
-                        .parse::<u32>()
-                        .ok()
+                    digits = parse_number(&value)
+                        .and_then(|d| u32::try_from(d).ok())
                         .filter(|d| (6..=8).contains(d))
                         .ok_or_else(|| param("digits", &value))?;
                 }
                 "period" => {
-                    period = value
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
+                    period = parse_number(&value)
                         .filter(|p| (1..=86_400).contains(p))
                         .ok_or_else(|| param("period", &value))?;
                 }
                 "counter" => {
-                    counter = Some(
-                        value
-                            .trim()
-                            .parse::<u64>()
-                            .map_err(|_| param("counter", &value))?,
-                    );
+                    counter = Some(parse_number(&value).ok_or_else(|| param("counter", &value))?);
                 }
                 _ => {} // unknown parameters (image, color, ...) are ignored
             }
@@ -181,6 +193,21 @@ impl OtpAuth {
             counter: if kind == Kind::Hotp { counter } else { None },
         })
     }
+}
+
+/// A parameter's number as `str::parse::<u64>` reads it after `trim`: an optional `+`, then
+/// ASCII digits, refused past `u64::MAX`. By hand, because the standard parser's generic code
+/// weighs on the wasm module.
+fn parse_number(value: &str) -> Option<u64> {
+    let text = value.trim();
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 fn param(name: &'static str, value: &str) -> Error {
@@ -212,8 +239,13 @@ fn decode_component(raw: &str) -> Result<String, UriError> {
             }
         }
     }
-    let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced)
+    // Byte by byte (`+` is ASCII, so never part of a longer UTF-8 sequence), not `str::replace`,
+    // whose pattern searcher would weigh on the wasm module.
+    let spaced: Vec<u8> = bytes
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&spaced)
         .decode_utf8()
         .map(|s| s.into_owned())
         .map_err(|_| UriError::Encoding)
@@ -396,6 +428,34 @@ mod tests {
         assert!(msg("otpauth://hotp/X:a?secret=JBSWY3DPEHPK3PXP").contains("counter"));
         assert!(msg("otpauth://totp/X:a?secret=JBSWY3DPEHPK3PXP&digits=12").contains("digits"));
         assert!(msg("otpauth://totp/X:a?secret=JBSWY3DPEHPK3PX1").contains("position 16"));
+    }
+
+    #[test]
+    fn numbers_read_as_the_standard_parser_reads_them() {
+        for text in [
+            "0",
+            "6",
+            " 8 ",
+            "+30",
+            "++1",
+            "-1",
+            "",
+            " ",
+            "+",
+            "1 2",
+            "12a",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+            "٣",
+        ] {
+            assert_eq!(
+                parse_number(text),
+                text.trim().parse::<u64>().ok(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -73,7 +73,17 @@ pub fn totp(key: &[u8], unix_secs: u64, digits: u32) -> String {
 
 /// The six-digit cPanel security code for `secret` at `unix_secs`.
 pub fn code_at(secret: &Secret, unix_secs: u64) -> String {
-    totp(secret.key(), unix_secs, DIGITS)
+    // Through `Codes`, not `hotp`: no `format!` (and so no `core::fmt`) on the page's path.
+    Codes::new(secret.key())
+        .map(|codes| {
+            codes
+                .at(step_at(unix_secs))
+                .iter()
+                .copied()
+                .map(char::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A well-formed security code: exactly six ASCII digits.

@@ -14,9 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use names::{check_account_name, check_name, ACCOUNT_NAME_MAX};
-pub use sqlite::{
-    Limit, Limits, NewLocks, Reader, RollsBack, Store, Writer, SCHEMA_VERSION,
-};
+pub use sqlite::{Limit, Limits, NewLocks, Reader, RollsBack, Store, Writer, SCHEMA_VERSION};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "tfa.sqlite3";

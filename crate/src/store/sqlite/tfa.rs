@@ -284,7 +284,8 @@ impl Writer<'_> {
         }
         let result = self.write_imported(tfa, issuers);
         if kib > DEFAULT_CACHE_KIB {
-            self.conn.pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
+            self.conn
+                .pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
         }
         result
     }
@@ -300,14 +301,20 @@ impl Writer<'_> {
         // Each chunk its own sealer: its own random nonce prefix.
         let seal = |part: &[(String, String)]| -> Result<Vec<String>, StoreError> {
             let mut sealer = key.sealer();
-            part.iter().map(|(user, secret)| sealer.seal(user, secret)).collect()
+            part.iter()
+                .map(|(user, secret)| sealer.seal(user, secret))
+                .collect()
         };
         let mut upsert = self.conn.prepare_cached(UPSERT_TFA)?;
         std::thread::scope(|scope| -> Result<(), StoreError> {
             let mut chunks = tfa.chunks(IMPORT_CHUNK);
-            let mut ahead = chunks.next().map(|part| (part, scope.spawn(move || seal(part))));
+            let mut ahead = chunks
+                .next()
+                .map(|part| (part, scope.spawn(move || seal(part))));
             while let Some((part, sealing)) = ahead {
-                ahead = chunks.next().map(|next| (next, scope.spawn(move || seal(next))));
+                ahead = chunks
+                    .next()
+                    .map(|next| (next, scope.spawn(move || seal(next))));
                 let sealed = sealing.join().map_err(|_| StoreError::Poisoned)??;
                 for ((username, _), stored) in part.iter().zip(&sealed) {
                     upsert.execute([username, stored])?;

@@ -1,5 +1,7 @@
 //! Speed of the core, as a benchmark (never a timed test): `cargo bench -p tfa`.
-//! Prints the median time per operation over several rounds.
+//! Prints the median time per operation over several rounds. `cargo xtask bench totp` reads
+//! the two verify lines (tfa's and totp-rs', the native peer, measured in the same run), so
+//! their names are part of its interface.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
@@ -35,6 +37,22 @@ fn main() {
     });
     bench("verify, ±1 step window", 50_000, || {
         black_box(verify(&secret, black_box(&code), now, 1, None)).ok();
+    });
+    // The peer: the same secret (decoded once, as tfa's `Secret` is), code and time, with one
+    // step of skew either side. totp-rs refuses keys under 128 bits unless unchecked, and the
+    // key here is cPanel's 80-bit size.
+    let peer = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded("JBSWY3DPEHPK3PXP".to_owned())
+            .to_bytes()
+            .unwrap(),
+    );
+    assert!(peer.check(&code, now), "the peer must accept tfa's code");
+    bench("totp-rs check, skew 1 (peer)", 50_000, || {
+        black_box(peer.check(black_box(&code), now));
     });
     bench("find_drift, ±20 steps, no match", 5_000, || {
         black_box(find_drift(

@@ -1,15 +1,20 @@
-//! `cargo xtask bench [NAME]`: benchmarks. Each one measures tfa against a baseline measured
-//! in the same run on the same machine, because on two shared cores the absolute numbers move
+//! `cargo xtask bench [NAME]`: benchmarks. Each one measures tfa against a peer measured in
+//! the same run on the same machine, because on two shared cores the absolute numbers move
 //! with whatever else is running while the ratio mostly does not. They report and never judge:
 //! nothing here fails on speed, and `cargo xtask test` never runs them.
 //!
-//! A new benchmark (durable writes, import, QR, TOTP, ...) is one more `fn(&Ctx) -> Result`
-//! and one more row in [`BENCHES`].
+//! A bare `cargo xtask bench` runs every comparison and ends with one table (table.rs) of
+//! measure, tfa, peer and ratio; `cargo xtask bench NAME` runs one and prints its rows. A new
+//! benchmark is one more `fn(&Ctx, &mut Table) -> Result` and one more row in [`BENCHES`].
 
 mod attack;
+mod browser;
 mod import;
 mod load;
+mod native;
 mod process;
+mod table;
+mod writes;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,14 +25,21 @@ use serde_json::Value;
 use crate::{section, Ctx, Result};
 use load::{Figures, Load, CONNECTIONS, MEASURE, OHA, WARM_UP};
 use process::{Server, TempDir};
+use table::{Row, Table};
 
-type Bench = fn(&Ctx) -> Result;
+type Bench = fn(&Ctx, &mut Table) -> Result;
 
-/// Every benchmark, in the order a bare `cargo xtask bench` runs them.
-const BENCHES: &[(&str, Bench)] = &[
-    ("server", bench_server),
-    ("attack", attack::bench_attack),
-    ("import", import::bench_import),
+/// Every benchmark, in the order a bare `cargo xtask bench` runs them, and whether it does:
+/// `attack` has no peer (it is a report of its own, figures against the issue's limits) and
+/// takes a minute and a half, so it runs only by name.
+const BENCHES: &[(&str, Bench, bool)] = &[
+    ("server", bench_server, true),
+    ("writes", writes::bench_writes, true),
+    ("import", import::bench_import, true),
+    ("browser", browser::bench_browser, true),
+    ("totp", native::bench_totp, true),
+    ("size", native::bench_size, true),
+    ("attack", attack::bench_attack, false),
 ];
 
 /// The second token measure's store: a busy host's worth of tokens over many accounts.
@@ -36,30 +48,42 @@ const ACCOUNTS: u64 = 3_000;
 
 /// The names `bench` accepts, for the usage text.
 pub(crate) fn names() -> Vec<&'static str> {
-    BENCHES.iter().map(|(name, _)| *name).collect()
+    BENCHES.iter().map(|(name, _, _)| *name).collect()
 }
 
 impl Ctx {
-    /// `bench` runs every benchmark; `bench NAME` runs one.
+    /// `bench` runs every comparison; `bench NAME` runs one. A benchmark that fails does not
+    /// stop the others: the table says which failed, and so does the exit status.
     pub(crate) fn bench(&self, args: &[String]) -> Result {
-        let chosen: Vec<&(&str, Bench)> = match args {
-            [] => BENCHES.iter().collect(),
-            [name] => vec![BENCHES.iter().find(|(n, _)| n == name).ok_or_else(|| {
+        let chosen: Vec<&(&str, Bench, bool)> = match args {
+            [] => BENCHES.iter().filter(|(_, _, all)| *all).collect(),
+            [name] => vec![BENCHES.iter().find(|(n, _, _)| n == name).ok_or_else(|| {
                 format!("no benchmark {name:?}; there are: {}", names().join(", "))
             })?],
             _ => return Err(format!("usage: cargo xtask bench [{}]", names().join("|")).into()),
         };
-        for (name, bench) in chosen {
+        let mut table = Table::default();
+        for (name, bench, _) in chosen {
             section(&format!("bench: {name}"));
-            bench(self)?;
+            if let Err(e) = bench(self, &mut table) {
+                eprintln!("bench {name}: error: {e}");
+                table.failed.push(format!("{name}: {e}"));
+            }
         }
-        Ok(())
+        if !table.is_empty() || !table.failed.is_empty() {
+            section("bench: the table");
+            println!("{}", table.render(&today()));
+        }
+        match table.failed.len() {
+            0 => Ok(()),
+            n => Err(format!("{n} benchmark(s) could not measure (see the table)").into()),
+        }
     }
 }
 
 /// The optimised `tfa` server against a bare axum server under the same load: a token GET with
 /// 2 and with 30,000 tokens in the store, and a password login.
-fn bench_server(ctx: &Ctx) -> Result {
+fn bench_server(ctx: &Ctx, table: &mut Table) -> Result {
     // Installed here only: neither `setup` nor `test` needs a load generator.
     ctx.ensure_cargo_tool("oha", "oha", OHA)?;
     let rig = Rig {
@@ -85,11 +109,26 @@ fn bench_server(ctx: &Ctx) -> Result {
     let logins = rig.row(&Load::login(&server.addr, &demo_pw))?;
     drop(server);
 
-    report(&[
+    let rows = [
         ("token GET (2 tokens)", few),
         ("token GET (30,000 tokens)", many),
         ("login POST (peer: hello)", logins),
-    ]);
+    ];
+    report(&rows);
+    for (what, row) in rows {
+        let odd = row.tfa.odd.iter().chain(&row.peer.odd).cloned();
+        table.push(Row {
+            note: odd.collect::<Vec<_>>().join("; "),
+            ..Row::higher(
+                &format!("server {what}, {CONNECTIONS} conn"),
+                "req/s",
+                row.tfa.per_sec,
+                "bare axum hello GET",
+                row.peer.per_sec,
+                None,
+            )
+        });
+    }
     Ok(())
 }
 
@@ -185,7 +224,7 @@ impl Rig {
 
     /// One row: tfa under `load`, and the baseline's `GET /` measured right before it, so that
     /// both see the same background load from the rest of the machine.
-    fn row(&self, load: &Load) -> Result<Row> {
+    fn row(&self, load: &Load) -> Result<ServerRow> {
         let hello = Server::start(
             "hello_axum",
             Command::new(&self.bins.hello),
@@ -193,19 +232,19 @@ impl Rig {
         )?;
         let peer = Load::hello(&hello.addr).measure()?;
         drop(hello);
-        Ok(Row {
+        Ok(ServerRow {
             tfa: load.measure()?,
             peer,
         })
     }
 }
 
-struct Row {
+struct ServerRow {
     tfa: Figures,
     peer: Figures,
 }
 
-fn report(rows: &[(&str, Row)]) {
+fn report(rows: &[(&str, ServerRow)]) {
     section(&format!(
         "tfa server vs bare axum, {} (oha {OHA}, {CONNECTIONS} connections, {MEASURE} each after a \
          {WARM_UP} warm-up, server profile)",
@@ -344,5 +383,7 @@ mod tests {
         n.dedup();
         assert_eq!(n.len(), BENCHES.len());
         assert!(n.contains(&"server"));
+        // The bare run is the comparisons; `attack` runs by name only.
+        assert!(BENCHES.iter().all(|(n, _, all)| *all != (*n == "attack")));
     }
 }

@@ -10,7 +10,8 @@
 //! - `test`: every tier: hygiene (fmt, clippy on both targets, the wasm dependency tree),
 //!   unit, API, end to end, and the browser tests in headless Chromium.
 //! - `size`: the release page's wasm and JS glue, raw and gzipped (a benchmark).
-//! - `bench [NAME]`: timed comparisons against a baseline (see bench.rs); never part of `test`.
+//! - `bench [NAME]`: timed comparisons against a peer measured in the same run, ending in one
+//!   table of measure, tfa, peer and ratio (see bench.rs); never part of `test`.
 //!
 //! One module per job: setup.rs (installs), build.rs (page, serve, size), test.rs (the tiers
 //! and their tally), bench.rs (benchmarks). This file only dispatches and holds [`Ctx`].

@@ -41,8 +41,9 @@ impl Ctx {
     }
 
     /// The npm packages of `dir`/package-lock.json (binaryen's wasm-opt in xtask/, axe-core
-    /// in tests/), unless `marker` shows they are there.
-    fn ensure_npm(&self, dir: &str, marker: &str) -> Result {
+    /// in tests/, the benchmark's browser peers in xtask/bench-js/), unless `marker` shows
+    /// they are there.
+    pub(crate) fn ensure_npm(&self, dir: &str, marker: &str) -> Result {
         if self.root.join(dir).join(marker).exists() {
             return Ok(());
         }

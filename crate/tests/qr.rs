@@ -122,6 +122,10 @@ fn the_core_picks_the_mask_qrcode_would() {
         ));
         texts.push(format!("{i}").repeat(i * 5 + 1));
     }
+    // Wider than the fast path (version 26 and up): qrcode's own choice, still the same.
+    for len in [1_300usize, 1_700, 2_300] {
+        texts.push("otpauth://totp/".chars().cycle().take(len).collect());
+    }
     for text in texts {
         let (ours, width) = tfa::core::qr::qr_modules(&text).unwrap();
         let theirs =

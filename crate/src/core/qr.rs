@@ -59,7 +59,7 @@ pub fn qr_modules(text: &str) -> Result<(Vec<bool>, usize), Error> {
             .into_iter()
             .map(|c| c == Color::Dark)
             .collect();
-        let score = penalty(&modules, width);
+        let score = penalty_bits(&modules, width);
         if best.as_ref().is_none_or(|(low, _)| score < *low) {
             best = Some((score, modules));
         }
@@ -68,63 +68,136 @@ pub fn qr_modules(text: &str) -> Result<(Vec<bool>, usize), Error> {
         .ok_or(Error::QrTooLong)
 }
 
+/// A row or column of modules as bits, bit x being module x (dark = 1), with the operations the
+/// penalty needs. Three words hold version 40's 177 modules and the 4 light ones looked at past
+/// either end; in wasm a `u64` is one register, where a `u128` shift is a library call.
+#[derive(Clone, Copy, Default)]
+struct Line([u64; 3]);
+
+impl Line {
+    /// Bits 0..n set.
+    fn first(n: usize) -> Line {
+        let word = |i: usize| match n.saturating_sub(64 * i) {
+            0 => 0,
+            bits if bits >= 64 => u64::MAX,
+            bits => (1u64 << bits) - 1,
+        };
+        Line([word(0), word(1), word(2)])
+    }
+
+    /// Shifts the line up by one and puts `dark` in bit 0.
+    fn push(self, dark: bool) -> Line {
+        (self << 1) | Line([u64::from(dark), 0, 0])
+    }
+
+    fn count(self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+}
+
+/// Towards higher modules, by 1 to 63.
+impl std::ops::Shl<u32> for Line {
+    type Output = Line;
+    fn shl(self, k: u32) -> Line {
+        let [a, b, c] = self.0;
+        Line([
+            a << k,
+            (b << k) | (a >> (64 - k)),
+            (c << k) | (b >> (64 - k)),
+        ])
+    }
+}
+
+/// Towards module 0, by 1 to 63.
+impl std::ops::Shr<u32> for Line {
+    type Output = Line;
+    fn shr(self, k: u32) -> Line {
+        let [a, b, c] = self.0;
+        Line([
+            (a >> k) | (b << (64 - k)),
+            (b >> k) | (c << (64 - k)),
+            c >> k,
+        ])
+    }
+}
+
+impl std::ops::BitAnd for Line {
+    type Output = Line;
+    fn bitand(self, o: Line) -> Line {
+        Line([self.0[0] & o.0[0], self.0[1] & o.0[1], self.0[2] & o.0[2]])
+    }
+}
+
+impl std::ops::BitOr for Line {
+    type Output = Line;
+    fn bitor(self, o: Line) -> Line {
+        Line([self.0[0] | o.0[0], self.0[1] | o.0[1], self.0[2] | o.0[2]])
+    }
+}
+
+impl std::ops::BitXor for Line {
+    type Output = Line;
+    fn bitxor(self, o: Line) -> Line {
+        Line([self.0[0] ^ o.0[0], self.0[1] ^ o.0[1], self.0[2] ^ o.0[2]])
+    }
+}
+
+impl std::ops::Not for Line {
+    type Output = Line;
+    fn not(self) -> Line {
+        Line([!self.0[0], !self.0[1], !self.0[2]])
+    }
+}
+
 /// ISO/IEC 18004's mask penalty (rules N1 to N4), as `qrcode` weighs it: runs of 5 or more
 /// (3 + the excess), 2×2 blocks (3 each), finder look-alikes with 4 light modules on one side
-/// (40 each) and the distance of the dark share from half. Columns are scored as rows of the
-/// transposed matrix, so every rule walks contiguous slices (what keeps it fast in the
-/// size-optimised wasm build, where a per-module closure is not inlined).
-fn penalty(m: &[bool], n: usize) -> u32 {
-    let mut columns = vec![false; m.len()];
-    for (y, row) in m.chunks(n).enumerate() {
-        for (x, dark) in row.iter().enumerate() {
-            columns[x * n + y] = *dark;
+/// (40 each) and the distance of the dark share from half. Each row and column is a [`Line`],
+/// every rule a few shifts and a popcount per line: the QR is drawn on every set-up, and this
+/// keeps the mask choice a small share of it in the page's size-optimised wasm.
+fn penalty_bits(m: &[bool], n: usize) -> u32 {
+    // Built by shifting in one module at a time from the far end, so module 0 lands in bit 0.
+    let mut rows = vec![Line::default(); n];
+    let mut columns = vec![Line::default(); n];
+    for (y, row) in m.chunks(n).enumerate().rev() {
+        rows[y] = row.iter().rev().fold(Line::default(), |l, d| l.push(*d));
+        for (column, dark) in columns.iter_mut().zip(row) {
+            *column = column.push(*dark);
         }
     }
-    let mut score: u32 = m.chunks(n).chain(columns.chunks(n)).map(line_penalty).sum();
-    // N2: 2×2 blocks of one colour.
-    for (row, next) in m.chunks(n).zip(m.chunks(n).skip(1)) {
-        for x in 0..n.saturating_sub(1) {
-            let c = row[x];
-            if row[x + 1] == c && next[x] == c && next[x + 1] == c {
-                score += 3;
-            }
-        }
+    let full = Line::first(n);
+    let mut score: u32 = rows
+        .iter()
+        .chain(&columns)
+        .map(|line| line_penalty_bits(*line, full))
+        .sum();
+    // N2: bit x of `pairs` is a block at x, x + 1 of two neighbouring rows.
+    let pairs = full >> 1;
+    for two in rows.windows(2) {
+        let (a, b) = (two[0], two[1]);
+        let dark = a & (a >> 1) & b & (b >> 1);
+        let light = !(a | (a >> 1) | b | (b >> 1));
+        score += 3 * ((dark | light) & pairs).count();
     }
     // N4: balance.
-    let dark = m.iter().filter(|d| **d).count();
+    let dark: usize = rows.iter().map(|r| r.count() as usize).sum();
     let ratio = dark * 200 / m.len().max(1);
     score + u32::try_from(ratio.abs_diff(100)).unwrap_or(u32::MAX / 2)
 }
 
-/// N1 and N3 along one row (or column).
-fn line_penalty(line: &[bool]) -> u32 {
-    const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
-    let n = line.len();
-    let mut score = 0;
-    // N1: runs.
-    let mut run = 1u32;
-    for k in 1..=n {
-        if k < n && line[k] == line[k - 1] {
-            run += 1;
-        } else {
-            if run >= 5 {
-                score += run - 2;
-            }
-            run = 1;
-        }
-    }
-    // N3: 1:1:3:1:1 with 4 light modules before or after (outside counts as light).
-    for (j, window) in line.windows(7).enumerate() {
-        if window != FINDER {
-            continue;
-        }
-        let before = &line[j.saturating_sub(4)..j];
-        let after = &line[(j + 7).min(n)..(j + 11).min(n)];
-        if !before.contains(&true) || !after.contains(&true) {
-            score += 40;
-        }
-    }
-    score
+/// N1 and N3 along one line (`full`: the line's bits).
+fn line_penalty_bits(r: Line, full: Line) -> u32 {
+    // N1. `same` bit x: module x has module x - 1's colour, so a run of L modules is L - 1
+    // consecutive bits, and `four` marks each place 4 of them start: a run of L >= 5 gives
+    // L - 4 marks in one block, and scores L - 2 = marks + 2 per block.
+    let same = !(r ^ (r << 1)) & full & !Line::first(1);
+    let four = same & (same >> 1) & (same >> 2) & (same >> 3);
+    let n1 = four.count() + 2 * (four & !(four << 1)).count();
+    // N3. `at` bit x: modules x..x+6 are dark, light, dark ×3, light, dark; outside the line
+    // counts as light (the shifts bring in zeros).
+    let at = r & !(r >> 1) & (r >> 2) & (r >> 3) & (r >> 4) & !(r >> 5) & (r >> 6) & (full >> 6);
+    let light_before = !((r << 1) | (r << 2) | (r << 3) | (r << 4));
+    let light_after = !((r >> 7) | (r >> 8) | (r >> 9) | (r >> 10));
+    n1 + 40 * (at & (light_before | light_after)).count()
 }
 
 /// Renders `text` as a QR code in SVG: dark on a white square that includes the quiet zone,
@@ -220,6 +293,99 @@ mod tests {
         assert!(svg.contains("<svg"));
         assert!(svg.contains("#000000") && svg.contains("#ffffff"));
         assert!(svg.contains("crispEdges"));
+    }
+
+    /// The penalty written plainly over the rows and the transposed matrix's rows as slices: the
+    /// reference the bit version is checked against.
+    fn penalty_slices(m: &[bool], n: usize) -> u32 {
+        let mut columns = vec![false; m.len()];
+        for (y, row) in m.chunks(n).enumerate() {
+            for (x, dark) in row.iter().enumerate() {
+                columns[x * n + y] = *dark;
+            }
+        }
+        let mut score: u32 = m.chunks(n).chain(columns.chunks(n)).map(line_penalty).sum();
+        // N2: 2×2 blocks of one colour.
+        for (row, next) in m.chunks(n).zip(m.chunks(n).skip(1)) {
+            for x in 0..n.saturating_sub(1) {
+                let c = row[x];
+                if row[x + 1] == c && next[x] == c && next[x + 1] == c {
+                    score += 3;
+                }
+            }
+        }
+        // N4: balance.
+        let dark = m.iter().filter(|d| **d).count();
+        let ratio = dark * 200 / m.len().max(1);
+        score + u32::try_from(ratio.abs_diff(100)).unwrap_or(u32::MAX / 2)
+    }
+
+    /// N1 and N3 along one row (or column).
+    fn line_penalty(line: &[bool]) -> u32 {
+        const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
+        let n = line.len();
+        let mut score = 0;
+        // N1: runs.
+        let mut run = 1u32;
+        for k in 1..=n {
+            if k < n && line[k] == line[k - 1] {
+                run += 1;
+            } else {
+                if run >= 5 {
+                    score += run - 2;
+                }
+                run = 1;
+            }
+        }
+        // N3: 1:1:3:1:1 with 4 light modules before or after (outside counts as light).
+        for (j, window) in line.windows(7).enumerate() {
+            if window != FINDER {
+                continue;
+            }
+            let before = &line[j.saturating_sub(4)..j];
+            let after = &line[(j + 7).min(n)..(j + 11).min(n)];
+            if !before.contains(&true) || !after.contains(&true) {
+                score += 40;
+            }
+        }
+        score
+    }
+
+    #[test]
+    fn both_penalties_agree_on_any_matrix() {
+        // A fixed pseudo-random sequence (the core draws no randomness), many sizes and
+        // densities, plus the all-light and all-dark extremes.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in [
+            1usize, 7, 11, 21, 25, 45, 63, 64, 65, 101, 127, 128, 129, 177,
+        ] {
+            for density in [0u64, 1, 3, 5, 7, 8] {
+                let m: Vec<bool> = (0..n * n).map(|_| next() % 8 < density).collect();
+                assert_eq!(
+                    penalty_bits(&m, n),
+                    penalty_slices(&m, n),
+                    "n {n}, {density}/8"
+                );
+            }
+        }
+        // Finder look-alikes and long runs where the bit version shifts past a line's ends.
+        let n = 21;
+        let mut m = vec![false; n * n];
+        for (x, dark) in [true, false, true, true, true, false, true]
+            .iter()
+            .enumerate()
+        {
+            m[x] = *dark;
+            m[n * n - 7 + x] = *dark;
+            m[(n - 7 + x) * n] = *dark;
+        }
+        assert_eq!(penalty_bits(&m, n), penalty_slices(&m, n));
     }
 
     #[test]

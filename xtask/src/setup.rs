@@ -12,6 +12,9 @@ const APT: &[(&str, &str)] = &[
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("oathtool", "/usr/bin/oathtool"),
     ("firefox-esr", "/usr/bin/firefox-esr"),
+    // The PostgreSQL store's tests run a throwaway cluster (tests/src/pg.rs); Debian 12's
+    // server is 15. Its own service is not used.
+    ("postgresql", "/usr/lib/postgresql/15/bin/initdb"),
 ];
 
 /// geckodriver, for the end-to-end run in Firefox (crates.io; Debian does not package it).

@@ -7,7 +7,9 @@ use tfa_e2e::PgCluster;
 fn a_throwaway_cluster_starts_answers_and_leaves_nothing_behind() {
     let cluster = PgCluster::start();
     assert_eq!(cluster.psql("SELECT 40 + 2"), "42");
-    assert!(cluster.url("postgres").starts_with("postgres://tfa@127.0.0.1:"));
+    assert!(cluster
+        .url("postgres")
+        .starts_with("postgres://tfa@127.0.0.1:"));
     let (dir, port) = (cluster.dir().to_path_buf(), cluster.port);
     drop(cluster);
     assert!(!dir.exists(), "{} left behind", dir.display());

@@ -39,7 +39,14 @@ impl PgCluster {
         let out = as_server_user(&bin.join("initdb"))
             .arg("-D")
             .arg(&data)
-            .args(["-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-instructions"])
+            .args([
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ])
             .output()
             .expect("initdb");
         check(&out, "initdb");

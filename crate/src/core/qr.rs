@@ -255,22 +255,9 @@ pub fn qr_svg(text: &str) -> Result<String, Error> {
     Ok(out)
 }
 
-/// Appends `n` in decimal (no `core::fmt`, which the page's module would otherwise carry).
+/// Appends `n` in decimal, without `core::fmt` (the core's one number writer).
 fn push_num(out: &mut String, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for d in &digits[i..] {
-        out.push(char::from(*d));
-    }
+    super::error::push_decimal(out, n as u64);
 }
 
 #[cfg(test)]

@@ -26,7 +26,11 @@ pub const MAX_SEARCH_STEPS: u64 = 120;
 
 /// The RFC 4226 "dynamic truncation" of HMAC-SHA-1(key, counter): a 31-bit number.
 pub fn truncated(key: &[u8], counter: u64) -> u32 {
-    let digest = hmac_sha1(key, counter);
+    dynamic_truncation(&hmac_sha1(key, counter))
+}
+
+/// RFC 4226 section 5.3: 31 bits of the digest, from the offset its last nibble names.
+fn dynamic_truncation(digest: &[u8; 20]) -> u32 {
     let offset = usize::from(digest[19] & 0x0f);
     u32::from_be_bytes([
         digest[offset] & 0x7f,
@@ -138,14 +142,7 @@ impl Codes {
     fn at(&self, step: u64) -> [u8; DIGITS as usize] {
         let mut mac = self.0.clone();
         mac.update(&step.to_be_bytes());
-        let digest: [u8; 20] = mac.finalize().into_bytes().into();
-        let offset = usize::from(digest[19] & 0x0f);
-        let mut value = u32::from_be_bytes([
-            digest[offset] & 0x7f,
-            digest[offset + 1],
-            digest[offset + 2],
-            digest[offset + 3],
-        ]);
+        let mut value = dynamic_truncation(&mac.finalize().into_bytes().into());
         let mut out = [b'0'; DIGITS as usize];
         for digit in out.iter_mut().rev() {
             // Always all six digits: the time does not depend on the code's value.

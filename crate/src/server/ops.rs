@@ -300,12 +300,23 @@ pub fn new_recovery_codes(
     ip: &str,
     now: u64,
 ) -> Result<Vec<String>, ApiError> {
+    // One draw of randomness for the set (this runs in the store's writer).
+    let random = random_bytes::<{ recovery::RANDOM_BYTES * recovery::CODES_PER_SET }>()?;
     let mut shown = Vec::with_capacity(recovery::CODES_PER_SET);
-    let mut canonical = Vec::with_capacity(recovery::CODES_PER_SET);
-    for _ in 0..recovery::CODES_PER_SET {
-        let code = recovery::code_from_random(&random_bytes::<{ recovery::RANDOM_BYTES }>()?);
-        canonical.push(code.replace('-', ""));
-        shown.push(code);
+    for bytes in random.chunks_exact(recovery::RANDOM_BYTES) {
+        let mut one = [0u8; recovery::RANDOM_BYTES];
+        one.copy_from_slice(bytes);
+        shown.push(recovery::code_from_random(&one));
+    }
+    // Stored in the form a login's code is read into, by the same function.
+    let canonical: Vec<String> = shown
+        .iter()
+        .filter_map(|c| recovery::normalize(c))
+        .collect();
+    if canonical.len() != shown.len() {
+        return Err(ApiError::Internal(
+            "a recovery code does not read back".to_owned(),
+        ));
     }
     w.replace_recovery_codes(identity, &canonical)?;
     w.audit(

@@ -15,12 +15,9 @@ const HASHES: &str = "SELECT id, hash FROM recovery_codes WHERE username = ?1";
 const INSERT: &str = "INSERT INTO recovery_codes (username, hash) VALUES (?1, ?2)";
 const DELETE_ONE: &str = "DELETE FROM recovery_codes WHERE id = ?1";
 const DELETE_ALL: &str = "DELETE FROM recovery_codes WHERE username = ?1";
-const SETTING: &str = "SELECT value FROM settings WHERE key = ?1";
-const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES (?1, ?2)
-     ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 
 #[cfg(test)]
-pub(super) const LOOKUPS: &[&str] = &[COUNT, HASHES, INSERT, DELETE_ONE, DELETE_ALL, SETTING];
+pub(super) const LOOKUPS: &[&str] = &[COUNT, HASHES, INSERT, DELETE_ONE, DELETE_ALL];
 #[cfg(test)]
 pub(super) const LISTINGS: &[&str] = &[];
 
@@ -36,7 +33,7 @@ impl Reader<'_> {
 
     /// The pepper, opened, if one was made.
     fn pepper(&self) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        let Some(stored) = one::<String>(self.conn, SETTING, &[&PEPPER_SETTING])? else {
+        let Some(stored) = self.setting(PEPPER_SETTING)? else {
             return Ok(None);
         };
         let text = Zeroizing::new(self.open_secret(PEPPER_AAD, &stored)?);
@@ -98,12 +95,6 @@ impl Writer<'_> {
         Ok(Some(stored.len().saturating_sub(1)))
     }
 
-    /// Deletes every recovery code of `username`.
-    pub fn delete_recovery_codes(&self, username: &str) -> Result<(), StoreError> {
-        change(self.conn, DELETE_ALL, &[&username])?;
-        Ok(())
-    }
-
     /// Re-seals the pepper under `key` (a key rotation's part); nothing if none was made.
     pub(super) fn reseal_pepper(&self, key: &Key) -> Result<(), StoreError> {
         if let Some(pepper) = self.pepper()? {
@@ -124,8 +115,6 @@ impl Writer<'_> {
     fn store_pepper(&self, key: &Key, pepper: &[u8]) -> Result<(), StoreError> {
         use base64::Engine;
         let text = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pepper));
-        let sealed = key.seal(PEPPER_AAD, &text)?;
-        change(self.conn, SET_SETTING, &[&PEPPER_SETTING, &sealed])?;
-        Ok(())
+        self.set_setting(PEPPER_SETTING, &key.seal(PEPPER_AAD, &text)?)
     }
 }

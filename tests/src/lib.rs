@@ -8,7 +8,7 @@
 
 mod pg;
 
-pub use pg::{PgCluster, PG_USER};
+pub use pg::{free_port, PgCluster, PG_USER};
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

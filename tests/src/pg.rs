@@ -72,12 +72,12 @@ impl PgCluster {
         format!("postgres://{PG_USER}@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Runs `sql` with `psql` over TCP and returns its unaligned, tuples-only output.
+    /// Runs `sql` with `psql`, connected through [`PgCluster::url`] (so the URL the store will
+    /// be given is the one checked), and returns its unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-U", PG_USER, "-d", "postgres", "-c", sql])
+            .args(["-d", &self.url("postgres"), "-c", sql])
             .output()
             .expect("psql");
         check(&out, "psql");
@@ -137,7 +137,8 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on right now (for a child server to bind).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

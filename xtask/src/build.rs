@@ -63,9 +63,11 @@ impl Ctx {
             .arg("--out-dir")
             .arg(&pkg))?;
         let bg = pkg.join(format!("{}_bg.wasm", b.out_name));
+        // binaryen's current wasm-opt from npm, by its path: Debian's binaryen 108 exports the
+        // wrong table for wasm-bindgen's externref table (`table[0]` instead of `table[1]`),
+        // and the page's module then fails to start.
         run(self
-            .cmd("wasm-opt")
-            .env("PATH", self.tool_path())
+            .cmd(self.root.join("xtask/node_modules/.bin/wasm-opt"))
             .args(self.wasm_opt_flags(&manifest)?)
             .arg(&bg)
             .arg("-o")
@@ -94,18 +96,7 @@ impl Ctx {
             .collect())
     }
 
-    /// PATH with xtask/node_modules/.bin first, so wasm-pack runs binaryen's current wasm-opt.
-    /// Debian's binaryen 108 exports the wrong table for wasm-bindgen's externref table
-    /// (`table[0]` instead of `table[1]`), and the page's module then fails to start.
-    pub(crate) fn tool_path(&self) -> std::ffi::OsString {
-        let mut paths = vec![self.root.join("xtask/node_modules/.bin")];
-        if let Some(p) = std::env::var_os("PATH") {
-            paths.extend(std::env::split_paths(&p));
-        }
-        std::env::join_paths(paths).unwrap_or_default()
-    }
-
-    /// Where wasm-pack writes the package (www/pkg, through the crate's out-dir).
+    /// Where the page's package goes (www/pkg: wasm-pack.toml's out-dir, relative to the crate).
     pub(crate) fn pkg_dir(&self) -> PathBuf {
         self.root
             .join(&self.cfg.build.krate)

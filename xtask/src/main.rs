@@ -1,9 +1,10 @@
 //! Build orchestration for tfa (the cargo `xtask` pattern): `cargo xtask <command>`.
 //!
-//! - `setup`: installs what is missing, idempotently (wasm32 target, wasm-pack and
-//!   wasm-bindgen-cli at the versions pinned in wasm-pack.toml, geckodriver, Debian's chromium,
-//!   chromium-driver, firefox-esr and oathtool, binaryen's wasm-opt and axe-core from npm, and the
-//!   webdriver.json root's Chromium needs). Quiet and quick when nothing is missing.
+//! - `setup`: installs what is missing, idempotently (wasm32 target, wasm-bindgen-cli and, for
+//!   the browser tier, wasm-pack at the versions pinned in wasm-pack.toml, geckodriver, Debian's
+//!   nodejs, npm, chromium, chromium-driver, firefox-esr, oathtool and postgresql, binaryen's
+//!   wasm-opt and axe-core from npm, and the webdriver.json root's Chromium needs). Quiet and
+//!   quick when nothing is missing.
 //! - `build-www`: builds the wasm package into www/pkg (installing only the build's tools, as
 //!   `serve` and `size` do).
 //! - `serve [ARGS...]`: the main job: set-up, page, then `tfa serve` on 127.0.0.1.
@@ -130,7 +131,7 @@ impl Ctx {
     }
 
     /// A command run from the workspace root, so relative paths mean the same from anywhere.
-    fn cmd(&self, program: &str) -> Command {
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.current_dir(&self.root);
         c

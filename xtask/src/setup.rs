@@ -6,15 +6,20 @@ use std::process::Command;
 
 use crate::{run, Ctx, Result};
 
-/// Debian packages the project needs, each with a file that shows it is installed.
+/// Debian packages the page's build needs (npm installs binaryen's wasm-opt), each with a file
+/// that shows it is installed.
+const APT_BUILD: &[(&str, &str)] = &[("nodejs", "/usr/bin/node"), ("npm", "/usr/bin/npm")];
+
+/// Debian packages the tests need, likewise.
 const APT: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("oathtool", "/usr/bin/oathtool"),
     ("firefox-esr", "/usr/bin/firefox-esr"),
-    // The PostgreSQL store's tests run a throwaway cluster (tests/src/pg.rs); Debian 12's
-    // server is 15. Its own service is not used.
-    ("postgresql", "/usr/lib/postgresql/15/bin/initdb"),
+    // The PostgreSQL store's tests run a throwaway cluster (tests/src/pg.rs) with whichever
+    // server version the package brings; its own service is not used. The marker is
+    // postgresql-common's, whatever the version.
+    ("postgresql", "/usr/bin/pg_ctlcluster"),
 ];
 
 /// geckodriver, for the end-to-end run in Firefox (crates.io; Debian does not package it).
@@ -24,8 +29,10 @@ impl Ctx {
     /// Everything: what the page's build needs, then what the tests need.
     pub(crate) fn setup(&self) -> Result {
         self.setup_build()?;
+        // The browser tier's runner (`wasm-pack test`); the page's build does not need it.
+        self.ensure_cargo_tool("wasm-pack", "wasm-pack", &self.cfg.tools.wasm_pack)?;
         self.ensure_cargo_tool("geckodriver", "geckodriver", GECKODRIVER)?;
-        self.ensure_apt()?;
+        self.ensure_apt(APT)?;
         self.ensure_npm("tests", "node_modules/axe-core/axe.min.js")?;
         self.ensure_webdriver_json()
     }
@@ -34,12 +41,12 @@ impl Ctx {
     pub(crate) fn setup_build(&self) -> Result {
         self.check_lock_pin()?;
         self.ensure_wasm_target()?;
-        self.ensure_cargo_tool("wasm-pack", "wasm-pack", &self.cfg.tools.wasm_pack)?;
         self.ensure_cargo_tool(
             "wasm-bindgen",
             "wasm-bindgen-cli",
             &self.cfg.tools.wasm_bindgen,
         )?;
+        self.ensure_apt(APT_BUILD)?;
         self.ensure_npm("xtask", "node_modules/.bin/wasm-opt")
     }
 
@@ -61,8 +68,8 @@ impl Ctx {
         ]))
     }
 
-    /// wasm-pack.toml's wasm-bindgen pin must equal Cargo.lock's, or wasm-pack would refuse
-    /// (or worse, try to download) the CLI.
+    /// wasm-pack.toml's wasm-bindgen pin must equal Cargo.lock's: the CLI refuses a module built
+    /// by another version (and wasm-pack would try to download one).
     fn check_lock_pin(&self) -> Result {
         let lock = std::fs::read_to_string(self.root.join("Cargo.lock"))
             .map_err(|e| format!("reading Cargo.lock: {e}"))?;
@@ -134,8 +141,8 @@ impl Ctx {
             .args(["install", "--force", krate, "--version", version]))
     }
 
-    fn ensure_apt(&self) -> Result {
-        let missing: Vec<&str> = APT
+    fn ensure_apt(&self, packages: &[(&str, &str)]) -> Result {
+        let missing: Vec<&str> = packages
             .iter()
             .filter(|(_, file)| !Path::new(file).exists())
             .map(|(pkg, _)| *pkg)

@@ -74,7 +74,7 @@ impl Ctx {
             run_counting(self.cmd("cargo").args(["test", "-p", "xtask"]))?,
         );
         tally.add(
-            "test kit (its TOTP against the RFC's vectors)",
+            "test kit",
             run_counting(self.cmd("cargo").args(["test", "-p", "tfa-testkit"]))?,
         );
         section("tier: end to end (real server; Chromium and Firefox over WebDriver)");

@@ -10,10 +10,6 @@ use tfa_testkit::{code, Reply};
 use crate::Trips;
 use crate::{password, request, Env, SECRET, T0};
 
-fn cookie_of(r: &Reply) -> String {
-    r.cookie()
-}
-
 async fn session_call(env: &Env, token: &str, cookie: &str) -> Reply {
     env.send(request(
         Method::GET,
@@ -37,7 +33,7 @@ async fn a_pending_login_expires_after_five_minutes() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     assert_eq!(r.json()["message"], "tfa_required");
-    let pending = cookie_of(&r);
+    let pending = r.cookie();
     env.set_time(T0 + 301);
     let c = code(SECRET, T0 + 301);
     let r = env.login_only(&[("tfa_token", &c)], Some(&pending)).await;
@@ -47,7 +43,7 @@ async fn a_pending_login_expires_after_five_minutes() {
     let r = env
         .login_only(&[("user", "bob"), ("pass", &pass)], None)
         .await;
-    let pending = cookie_of(&r);
+    let pending = r.cookie();
     env.set_time(T0 + 301 + 299);
     let r = env
         .login_only(&[("tfa_token", &code(SECRET, env.time()))], Some(&pending))
@@ -67,7 +63,7 @@ async fn a_session_made_pending_by_enrolling_ends_five_minutes_later() {
         .await;
     assert_eq!(r.json()["status"], 1, "{}", r.text);
     let token = r.json()["security_token"].as_str().unwrap().to_owned();
-    let cookie = cookie_of(&r);
+    let cookie = r.cookie();
     assert_eq!(
         session_call(&env, &token, &cookie).await.status,
         StatusCode::OK

@@ -3,7 +3,6 @@
 //! and the helpers the checks use (screenshots, console errors, keys, focus, JS, shadow-root
 //! lookups, waits, downloaded files).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,14 +22,6 @@ fn shots_dir() -> PathBuf {
     let dir = workspace_root().join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub(super) const TAB: char = '\u{E004}';
@@ -174,7 +165,7 @@ impl Browser {
             ),
             Engine::Firefox => (geckodriver(), firefox_caps(&downloads)),
         };
-        let port = free_port();
+        let port = tfa_e2e::free_port();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -10,6 +10,7 @@
 //! - [`take_recovery_codes`], [`assert_recovery_set`]: recovery codes as the issue defines
 //!   them, checked apart from the server's generator.
 //! - [`mode`] and [`read_json`]: what the tests check of files the server writes.
+//! - [`pg`]: a throwaway PostgreSQL cluster, and `psql` against any database URL.
 //!
 //! It never depends on `tfa`: the kit must not agree with the server by construction, and `tfa`
 //! takes it as a dev-dependency, which would otherwise be a cycle.
@@ -18,6 +19,7 @@
 mod envelope;
 mod files;
 mod http;
+pub mod pg;
 mod recovery;
 mod totp;
 

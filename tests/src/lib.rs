@@ -6,9 +6,7 @@
 //! The browser tests reuse [`Server`]: `Server::start(ServerOptions { www: Some(dir), .. })`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
 
-mod pg;
-
-pub use pg::{free_port, PgCluster, PG_USER};
+pub use tfa_testkit::pg::{free_port, PgCluster, PG_USER};
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

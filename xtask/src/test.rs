@@ -69,6 +69,8 @@ impl Ctx {
                     .args(["test", "-p", "tfa", "--all-features"]),
             )?,
         );
+        section("tier: the same API tests on PostgreSQL (a throwaway cluster)");
+        tally.add("API on PostgreSQL", self.api_on_postgres()?);
         tally.add(
             "xtask",
             run_counting(self.cmd("cargo").args(["test", "-p", "xtask"]))?,
@@ -95,6 +97,22 @@ impl Ctx {
             ]))?,
         );
         tally.report()
+    }
+
+    /// The API tier again, on PostgreSQL: `initdb` of a throwaway cluster (as the unprivileged
+    /// `postgres` user, on a free loopback port), the tests with `TFA_TEST_POSTGRES` naming it
+    /// (each test's data directory gets a schema of its own), then the cluster stopped and
+    /// deleted. The tests about the SQLite file itself (`_sqlite_` in their names) are left out.
+    fn api_on_postgres(&self) -> Result<Counts> {
+        let cluster = tfa_testkit::pg::PgCluster::start();
+        let counts = run_counting(
+            self.cmd("cargo")
+                .args(["test", "-p", "tfa", "--all-features", "--test", "api"])
+                .args(["--", "--skip", "_sqlite_"])
+                .env("TFA_TEST_POSTGRES", cluster.url("postgres")),
+        );
+        drop(cluster);
+        counts
     }
 
     /// Server-side crates in the wasm build would bloat the page or fail at run time in the

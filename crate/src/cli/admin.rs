@@ -10,7 +10,8 @@ use std::path::Path;
 use tfa::server::auth::{hash_password, new_token, sha256};
 use tfa::server::{self, ApiError};
 use tfa::store::{
-    check_account_name, check_name, Account, AccountKind, Identity, IdentityKind, Store, StoreError,
+    check_account_name, check_name, Account, AccountKind, Database, Identity, IdentityKind, Store,
+    StoreError,
 };
 
 use super::args::AccountCommand;
@@ -19,19 +20,22 @@ use super::error::{usage, CliError};
 /// Opens the store; on an empty one creates `root` and the cPanel user `demo` and prints their
 /// passwords once (stdout when serving, stderr otherwise so scripts' stdout stays clean).
 pub async fn open_store(
+    database: Database,
     dir: &Path,
     key_file: Option<&Path>,
     serving: bool,
 ) -> Result<Store, CliError> {
     let dir = dir.to_path_buf();
     let key_file = key_file.map(Path::to_path_buf);
-    let store = tokio::task::spawn_blocking(move || Store::open(&dir, key_file.as_deref()))
-        .await
-        .map_err(|e| CliError::Io(e.to_string()))??;
+    let store = tokio::task::spawn_blocking(move || {
+        Store::open_database(&database, &dir, key_file.as_deref())
+    })
+    .await
+    .map_err(|e| CliError::Io(e.to_string()))??;
     if store.read(|r| r.is_empty())? {
         let root = NewPassword::read(false)?;
         let demo = NewPassword::read(false)?;
-        for (account, password) in [
+        let accounts = [
             (
                 Account {
                     name: "root".to_owned(),
@@ -39,7 +43,7 @@ pub async fn open_store(
                     owner: "root".to_owned(),
                     domain: String::new(),
                 },
-                &root,
+                root.hash.clone(),
             ),
             (
                 Account {
@@ -48,16 +52,28 @@ pub async fn open_store(
                     owner: "root".to_owned(),
                     domain: "demo.example".to_owned(),
                 },
-                &demo,
+                demo.hash.clone(),
             ),
-        ] {
-            let hash = password.hash.clone();
-            store.write(move |w| w.add_account(&account, &hash))?;
+        ];
+        // One job that checks and fills: of instances started together on one new
+        // database, only the first makes the accounts (and shows their passwords).
+        let made = store.write(move |w| {
+            w.hold_accounts()?;
+            if !w.is_empty()? {
+                return Ok::<_, StoreError>(false);
+            }
+            for (account, hash) in &accounts {
+                w.add_account(account, hash)?;
+            }
+            Ok(true)
+        })?;
+        if !made {
+            return Ok(store);
         }
         let (root_pw, demo_pw) = (&root.text, &demo.text);
         let text = format!(
             "Created a new store in {}.\n  root password: {root_pw}\n  demo password: {demo_pw}\nThese passwords are shown only this once.",
-            store.path().display()
+            store.location()
         );
         if serving {
             println!("{text}");

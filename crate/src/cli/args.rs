@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tfa::server::auth::PASSWORD_LIMITS;
-use tfa::store::Writer;
+use tfa::store::{Database, PostgresOptions, Writer, DEFAULT_POOL};
 
 /// A cPanel-compatible two-factor authentication server and its admin tools.
 #[derive(Debug, Parser)]
@@ -24,6 +24,18 @@ pub struct Cli {
     /// directory. Back it up: without it the secrets cannot be read.
     #[arg(long, global = true, env = "TFA_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Keep the data in this PostgreSQL database (`postgres://user:password@host:port/db`,
+    /// `?sslmode=require` for TLS) instead of tfa.sqlite3 in the data directory: any number
+    /// of `tfa serve` on other machines can share it, with the same key file.
+    #[arg(long, global = true, env = "TFA_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// Connections to PostgreSQL this process keeps at most.
+    #[arg(long, global = true, env = "TFA_DATABASE_POOL", default_value_t = DEFAULT_POOL, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub database_pool: usize,
+    /// A PEM file of CA certificates that may sign PostgreSQL's TLS certificate (beside the
+    /// public web roots).
+    #[arg(long, global = true, env = "TFA_DATABASE_CA")]
+    pub database_ca: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -246,4 +258,25 @@ pub struct WhmArgs {
     pub function: String,
     /// Parameters as key=value (values may be URI-encoded).
     pub args: Vec<String>,
+}
+
+impl Cli {
+    /// The database the options name: PostgreSQL for a `postgres://` or `postgresql://` URL,
+    /// else the SQLite file in the data directory.
+    pub fn database(&self) -> Result<Database, String> {
+        let Some(url) = &self.database else {
+            return Ok(Database::Sqlite);
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(
+                "--database takes a postgres:// URL (without it, the data stays in tfa.sqlite3 in the data directory)"
+                    .to_owned(),
+            );
+        }
+        Ok(Database::Postgres(PostgresOptions {
+            url: url.clone(),
+            pool: self.database_pool,
+            ca_file: self.database_ca.clone(),
+        }))
+    }
 }

@@ -42,7 +42,8 @@ fn fail(e: &CliError) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     let serving = matches!(cli.command, Command::Serve(_));
-    let store = admin::open_store(&cli.data, cli.key_file.as_deref(), serving).await?;
+    let database = cli.database().map_err(error::usage)?;
+    let store = admin::open_store(database, &cli.data, cli.key_file.as_deref(), serving).await?;
     let cli_key_file = store.key_file().to_path_buf();
     let hostname = admin::resolve_hostname(&store, cli.hostname.as_deref(), serving)?;
     match cli.command {

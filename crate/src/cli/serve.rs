@@ -1,6 +1,6 @@
 //! `tfa serve`: binds the listener, prints where to go, and runs the server until SIGTERM.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,10 +90,7 @@ fn tls_settings(
 ) -> Result<Option<Arc<Tls>>, CliError> {
     let tls = match (&args.tls_cert, &args.tls_key, args.tls) {
         (Some(cert), Some(key), _) => Tls::from_files(cert, key),
-        (_, _, Some(TlsMode::SelfSigned)) => {
-            let dir = store.path().parent().unwrap_or(Path::new("."));
-            Tls::self_signed(dir, hostname)
-        }
+        (_, _, Some(TlsMode::SelfSigned)) => Tls::self_signed(store.data_dir(), hostname),
         _ => {
             if !args.listen.ip().is_loopback() && !args.insecure_http {
                 return Err(usage(format!(

@@ -162,8 +162,12 @@ pub fn check_code(
     Err(ApiError::InvalidCode(problem))
 }
 
-/// A lockout of the identity or the client address, if one is running.
+/// A lockout of the identity or the client address, if one is running. First holds both
+/// (see [`Writer::hold`]): in every instance sharing the database, the jobs judging this
+/// identity's or this address's codes run one at a time, so parallel guesses cannot all pass
+/// this check before the first is counted.
 fn refuse_if_locked(w: &Writer<'_>, identity: &str, ip: &str, now: u64) -> Result<(), ApiError> {
+    w.hold_attempts(Some(identity), ip)?;
     let locked = [
         w.locked_until(&format!("user:{identity}"), now)?,
         w.locked_until(&format!("ip:{ip}"), now)?,
@@ -252,6 +256,9 @@ pub fn second_factor(
     if !policy_on(w)? {
         return Ok(None);
     }
+    // Held before the secret is read, so a concurrent enrollment in another instance is
+    // either wholly before this check or wholly after it.
+    w.hold_attempts(Some(identity), ip)?;
     let Some(secret) = stored_secret(w, identity)? else {
         return Ok(None);
     };
@@ -341,6 +348,7 @@ pub fn regenerate_recovery_codes(
     now: u64,
     code: Option<&str>,
 ) -> Result<Vec<String>, ApiError> {
+    w.hold_attempts(Some(identity), ip)?;
     let Some(secret) = stored_secret(w, identity)? else {
         return Err(ApiError::RecoveryWithoutTfa);
     };

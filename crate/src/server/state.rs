@@ -91,9 +91,9 @@ impl AppState {
 
     /// One read trip, run on this thread: a WAL snapshot read never waits for the writer and
     /// costs less than handing the work to another thread and back.
-    pub fn read<T>(
+    pub fn read<T: Send>(
         &self,
-        f: impl FnOnce(&Reader<'_>) -> Result<T, ApiError>,
+        f: impl FnOnce(&Reader<'_>) -> Result<T, ApiError> + Send,
     ) -> Result<T, ApiError> {
         self.store.read(f)
     }

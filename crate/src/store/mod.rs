@@ -7,14 +7,17 @@
 
 pub mod cpanel;
 pub mod crypto;
+mod db;
 mod names;
-mod sqlite;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use db::{
+    Database, Limit, Limits, NewLocks, PostgresOptions, Reader, RollsBack, Store, Writer,
+    DEFAULT_POOL, PG_SCHEMA_VERSION, SCHEMA_VERSION,
+};
 pub use names::{check_account_name, check_name, ACCOUNT_NAME_MAX};
-pub use sqlite::{Limit, Limits, NewLocks, Reader, RollsBack, Store, Writer, SCHEMA_VERSION};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "tfa.sqlite3";
@@ -262,6 +265,11 @@ pub struct AuditEvent {
 pub enum StoreError {
     /// SQLite refused or failed.
     Sqlite(rusqlite::Error),
+    /// PostgreSQL refused or failed.
+    Postgres(tokio_postgres::Error),
+    /// The database asks for the job again later: every connection is in use, a lock wait
+    /// timed out (another instance's job on the same identity), or a deadlock was broken.
+    Busy(String),
     /// A file-system problem with the data directory or the export files.
     Io {
         path: PathBuf,
@@ -287,6 +295,11 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::Postgres(e) => match e.as_db_error() {
+                Some(db) => write!(f, "database error: {}", db.message()),
+                None => write!(f, "database error: {e}"),
+            },
+            StoreError::Busy(why) => write!(f, "the database is busy: {why}"),
             StoreError::Io { path, error } => write!(f, "{}: {error}", path.display()),
             StoreError::Corrupt(what) => write!(f, "the database holds unreadable data: {what}"),
             StoreError::TooNew { found, known } => write!(

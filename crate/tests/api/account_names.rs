@@ -48,21 +48,15 @@ async fn the_store_refuses_account_names_outside_cpanels_rules() {
 /// Adds, straight into the database, a reseller named `system_wide_issuer` with the API token
 /// [`token`] gives its name: what an older tfa let `tfa account add --reseller` create.
 fn insert_old_reseller(env: &Env) {
-    let conn = rusqlite::Connection::open(env.store.path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .unwrap();
     let hash = hash_password("pw").unwrap();
-    conn.execute(
+    env.sql(&format!(
         "INSERT INTO accounts (name, kind, owner, domain, password_hash)
-         VALUES ('system_wide_issuer', 'reseller', 'root', 'swi.example', ?1)",
-        [&hash],
-    )
-    .unwrap();
-    conn.execute(
-        "INSERT INTO api_tokens (account, hash, created) VALUES ('system_wide_issuer', ?1, 0)",
-        [sha256(&token("system_wide_issuer"))],
-    )
-    .unwrap();
+         VALUES ('system_wide_issuer', 'reseller', 'root', 'swi.example', '{hash}')"
+    ));
+    env.sql(&format!(
+        "INSERT INTO api_tokens (account, hash, created) VALUES ('system_wide_issuer', {}, 0)",
+        crate::db::bytes_literal(&sha256(&token("system_wide_issuer")))
+    ));
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! API tier: the router in-process (`tower::ServiceExt::oneshot`) over a temp SQLite file with
-//! a pinned clock. Every UAPI and WHM API 1 function's success and failure envelopes, byte for
+//! API tier: the router in-process (`tower::ServiceExt::oneshot`) over a temp store with a
+//! pinned clock: SQLite, or PostgreSQL in a second run of the same tests (see [`db`]). Every UAPI and WHM API 1 function's success and failure envelopes, byte for
 //! byte with the spec's strings; scope and auth rules for root, reseller, user, webmail and team
 //! users; bad input per endpoint with the store left unchanged. Expected codes come from
 //! `tfa_testkit::code`, an RFC 6238 implementation apart from the core, never from the server.
@@ -12,6 +12,7 @@
 mod account_names;
 mod chosen_secrets;
 mod cpanel_clients;
+mod db;
 mod hardening;
 mod login;
 mod multipart;
@@ -144,7 +145,7 @@ impl Env {
     /// `info@bob.example` and team user `alice@bob`. Tokens for the accounts, passwords for all.
     fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data"), None).unwrap();
+        let store = db::open_store(&dir.path().join("data"), None).unwrap();
         let accounts = [
             account("root", AccountKind::Root, "root", ""),
             account("res", AccountKind::Reseller, "root", "res.example"),
@@ -177,6 +178,16 @@ impl Env {
             app: router(state),
             now,
         }
+    }
+
+    /// The data directory (the key file's home, and SQLite's file's).
+    fn dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// Raw SQL on this test's database, bypassing the store (see [`db::raw_sql`]).
+    fn sql(&self, sql: &str) -> String {
+        db::raw_sql(&self.dir(), sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     fn set_time(&self, t: u64) {

@@ -73,8 +73,8 @@ async fn bob_under_policy(env: &Env) -> Vec<String> {
 
 /// The raw rows of the codes table, as the database holds them.
 fn stored_rows(env: &Env) -> i64 {
-    let conn = rusqlite::Connection::open(env.store.path()).unwrap();
-    conn.query_row("SELECT COUNT(*) FROM recovery_codes", [], |r| r.get(0))
+    env.sql("SELECT COUNT(*) FROM recovery_codes")
+        .parse()
         .unwrap()
 }
 

@@ -9,23 +9,26 @@ use rusqlite::Connection;
 use tfa::store::{Store, StoreError};
 use tfa_testkit::mode;
 
+use crate::db::{dump, open_store, raw_sql};
 use crate::{Env, Trips};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXP";
 const OTHER: &str = "GEZDGNBVGY3TQOJQ";
 
 fn data_dir(env: &Env) -> PathBuf {
-    env.store.path().parent().unwrap().to_path_buf()
+    env.dir()
 }
 
-/// The stored secrets, as the database holds them.
-fn raw_secrets(db: &Path) -> Vec<(String, String)> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT username, secret FROM tfa ORDER BY username")
-        .unwrap();
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    rows.collect::<Result<_, _>>().unwrap()
+/// The stored secrets of the store of data directory `dir`, as the database holds them.
+fn raw_secrets(dir: &Path) -> Vec<(String, String)> {
+    raw_sql(dir, "SELECT username, secret FROM tfa ORDER BY username")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (user, secret) = l.split_once('|').unwrap();
+            (user.to_owned(), secret.to_owned())
+        })
+        .collect()
 }
 
 fn enroll(store: &Store, user: &str, secret: &str) {
@@ -39,7 +42,7 @@ async fn secrets_are_sealed_and_bound_to_their_username() {
     enroll(&env.store, "bob", SECRET);
     enroll(&env.store, "carol", OTHER);
     assert_eq!(mode(&dir.join("tfa.key")), 0o600);
-    let raw = raw_secrets(env.store.path());
+    let raw = raw_secrets(&dir);
     for (user, stored) in &raw {
         assert!(stored.starts_with("v1:"), "{user}: {stored}");
         assert!(!stored.contains(SECRET) && !stored.contains(OTHER));
@@ -57,22 +60,20 @@ async fn secrets_are_sealed_and_bound_to_their_username() {
         ]
     );
     // bob's row copied to carol does not open as carol's.
-    let conn = Connection::open(env.store.path()).unwrap();
-    conn.execute(
+    env.sql(
         "UPDATE tfa SET secret = (SELECT secret FROM tfa WHERE username = 'bob') WHERE username = 'carol'",
-        [],
-    )
-    .unwrap();
+    );
     let e = env.store.tfa_secret("carol").unwrap_err();
     assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
-    // The database itself refuses a plaintext secret.
-    let e = conn
-        .execute(
-            "UPDATE tfa SET secret = ?1 WHERE username = 'bob'",
-            [SECRET],
-        )
-        .unwrap_err();
-    assert!(e.to_string().contains("encrypted"), "{e}");
+    // The database itself refuses a plaintext secret, on any path.
+    for sql in [
+        format!("UPDATE tfa SET secret = '{SECRET}' WHERE username = 'bob'"),
+        format!("INSERT INTO tfa (username, secret) VALUES ('dave', '{SECRET}')"),
+    ] {
+        let e = raw_sql(&dir, &sql).unwrap_err();
+        assert!(e.contains("encrypted"), "{e}");
+    }
+    assert_eq!(raw_secrets(&dir).len(), 2);
 }
 
 #[tokio::test]
@@ -80,31 +81,23 @@ async fn a_missing_or_wrong_key_is_refused_and_nothing_changes() {
     let env = Env::new();
     let dir = data_dir(&env);
     enroll(&env.store, "bob", SECRET);
-    let db = env.store.path().to_owned();
     drop(env.store);
     let key_path = dir.join("tfa.key");
     let key = std::fs::read(&key_path).unwrap();
-    let checkpoint = |db: &Path| {
-        Connection::open(db)
-            .unwrap()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
-    };
-    checkpoint(&db);
-    let before = std::fs::read(&db).unwrap();
+    let before = dump(&dir);
 
     // A wrong key (another store's), given with --key-file or in place.
     let other = tempfile::tempdir().unwrap();
-    Store::open(other.path(), None).unwrap();
+    open_store(other.path(), None).unwrap();
     let wrong = other.path().join("tfa.key");
     let wrong_bytes = std::fs::read(&wrong).unwrap();
-    let e = Store::open(&dir, Some(&wrong)).unwrap_err();
+    let e = open_store(&dir, Some(&wrong)).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, StoreError::Key { .. }), "{text}");
     assert!(text.contains(&wrong.display().to_string()), "{text}");
     assert_eq!(std::fs::read(&wrong).unwrap(), wrong_bytes);
     std::fs::write(&key_path, &wrong_bytes).unwrap();
-    let e = Store::open(&dir, None).unwrap_err();
+    let e = open_store(&dir, None).unwrap_err();
     assert!(
         e.to_string().contains(&key_path.display().to_string()),
         "{e}"
@@ -113,7 +106,7 @@ async fn a_missing_or_wrong_key_is_refused_and_nothing_changes() {
 
     // No key file at all: refused, and no key is made over the encrypted secrets.
     std::fs::remove_file(&key_path).unwrap();
-    let e = Store::open(&dir, None).unwrap_err();
+    let e = open_store(&dir, None).unwrap_err();
     assert!(
         e.to_string().contains(&key_path.display().to_string())
             && e.to_string().contains("does not exist"),
@@ -123,19 +116,14 @@ async fn a_missing_or_wrong_key_is_refused_and_nothing_changes() {
     // Not a key at all.
     std::fs::write(&key_path, "hello\n").unwrap();
     assert!(matches!(
-        Store::open(&dir, None).unwrap_err(),
+        open_store(&dir, None).unwrap_err(),
         StoreError::Key { .. }
     ));
-    checkpoint(&db);
-    assert_eq!(
-        std::fs::read(&db).unwrap(),
-        before,
-        "the database is unchanged"
-    );
+    assert!(dump(&dir) == before, "the database is unchanged");
 
     // The right key, again: the store opens and the secret reads.
     std::fs::write(&key_path, &key).unwrap();
-    let store = Store::open(&dir, None).unwrap();
+    let store = open_store(&dir, None).unwrap();
     assert_eq!(store.tfa_secret("bob").unwrap().as_deref(), Some(SECRET));
 }
 
@@ -144,23 +132,23 @@ async fn a_key_file_elsewhere_is_made_and_used() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, key) = (tmp.path().join("data"), tmp.path().join("keys/tfa.key"));
     std::fs::create_dir(tmp.path().join("keys")).unwrap();
-    let store = Store::open(&dir, Some(&key)).unwrap();
+    let store = open_store(&dir, Some(&key)).unwrap();
     enroll(&store, "bob", SECRET);
     drop(store);
     assert_eq!(mode(&key), 0o600);
     assert!(!dir.join("tfa.key").exists());
     // Without --key-file the store is refused (the key is not beside it), not re-keyed.
-    assert!(Store::open(&dir, None).is_err());
+    assert!(open_store(&dir, None).is_err());
     assert!(!dir.join("tfa.key").exists());
-    let store = Store::open(&dir, Some(&key)).unwrap();
+    let store = open_store(&dir, Some(&key)).unwrap();
     assert_eq!(store.tfa_secret("bob").unwrap().as_deref(), Some(SECRET));
 }
 
 #[tokio::test]
-async fn a_plaintext_store_is_sealed_at_open() {
+async fn a_plaintext_sqlite_store_is_sealed_at_open() {
     let env = Env::new();
     let dir = data_dir(&env);
-    let db = env.store.path().to_owned();
+    let db = env.store.sqlite_path().unwrap().to_owned();
     drop(env.store);
     // Make it a store of schema 6: plaintext secrets, no key check, no key file.
     let conn = Connection::open(&db).unwrap();
@@ -177,7 +165,7 @@ async fn a_plaintext_store_is_sealed_at_open() {
     let store = Store::open(&dir, None).unwrap();
     assert_eq!(store.schema_version().unwrap(), tfa::store::SCHEMA_VERSION);
     assert!(dir.join("tfa.key").exists());
-    for (user, stored) in raw_secrets(&db) {
+    for (user, stored) in raw_secrets(&dir) {
         assert!(stored.starts_with("v1:"), "{user}: {stored}");
     }
     assert_eq!(
@@ -196,18 +184,18 @@ async fn rotation_reseals_everything_and_replaces_the_key_file() {
     enroll(&env.store, "bob", SECRET);
     enroll(&env.store, "carol", OTHER);
     // A second handle, as a running server beside the CLI that rotates.
-    let server = Store::open(&dir, None).unwrap();
+    let server = open_store(&dir, None).unwrap();
     assert_eq!(server.tfa_secret("bob").unwrap().as_deref(), Some(SECRET));
     let key_path = dir.join("tfa.key");
     let old_key = std::fs::read(&key_path).unwrap();
-    let old_raw = raw_secrets(env.store.path());
+    let old_raw = raw_secrets(&dir);
 
     assert_eq!(env.store.rotate_key().unwrap(), 2);
     let new_key = std::fs::read(&key_path).unwrap();
     assert_ne!(new_key, old_key);
     assert_eq!(mode(&key_path), 0o600);
     assert!(!dir.join("tfa.key.new").exists() && !dir.join("tfa.key.old").exists());
-    let new_raw = raw_secrets(env.store.path());
+    let new_raw = raw_secrets(&dir);
     for ((_, a), (_, b)) in old_raw.iter().zip(&new_raw) {
         assert_ne!(a, b);
     }
@@ -219,7 +207,7 @@ async fn rotation_reseals_everything_and_replaces_the_key_file() {
     assert_eq!(server.tfa_secret("carol").unwrap().as_deref(), Some(OTHER));
     enroll(&server, "info@bob.example", SECRET);
     drop((server, env.store));
-    let again = Store::open(&dir, None).unwrap();
+    let again = open_store(&dir, None).unwrap();
     assert_eq!(
         again.tfa_secret("info@bob.example").unwrap().as_deref(),
         Some(SECRET)
@@ -227,7 +215,7 @@ async fn rotation_reseals_everything_and_replaces_the_key_file() {
     // The old key no longer opens the store.
     std::fs::write(&key_path, &old_key).unwrap();
     drop(again);
-    assert!(Store::open(&dir, None).is_err());
+    assert!(open_store(&dir, None).is_err());
 }
 
 /// (database, key file, `.new`, `.old`, the key file's bytes expected after the open)
@@ -243,14 +231,14 @@ type Case<'a> = (
 /// database's state (committed to B or not): the store opens with the key that matches and
 /// the files end as one key file.
 #[tokio::test]
-async fn a_rotation_interrupted_anywhere_leaves_a_store_that_opens() {
+async fn a_rotation_interrupted_anywhere_leaves_a_sqlite_store_that_opens() {
     let env = Env::new();
     let dir = data_dir(&env);
     enroll(&env.store, "bob", SECRET);
     let key_path = dir.join("tfa.key");
     let (new, old) = (dir.join("tfa.key.new"), dir.join("tfa.key.old"));
     let a = std::fs::read(&key_path).unwrap();
-    let db = env.store.path().to_owned();
+    let db = env.store.sqlite_path().unwrap().to_owned();
     let conn = Connection::open(&db).unwrap();
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
@@ -311,7 +299,7 @@ async fn import_seals_and_export_writes_plaintext() {
     )
     .unwrap();
     cpanel::import(&env.store, dir.path()).unwrap();
-    let raw = raw_secrets(env.store.path());
+    let raw = raw_secrets(&env.dir());
     assert!(raw[0].1.starts_with("v1:") && !raw[0].1.contains(SECRET));
     let out = tempfile::tempdir().unwrap();
     cpanel::export(&env.store, out.path()).unwrap();

@@ -63,7 +63,7 @@ fn set_password(store: &Store, name: &str, pw: &str) {
 async fn a_password_change_ends_the_sessions_on_every_store_instance() {
     let env = Env::new();
     // A second instance over the same database, with its own router (another server).
-    let other_store = Store::open(env.store.path().parent().unwrap(), None).unwrap();
+    let other_store = crate::db::open_store(&env.dir(), None).unwrap();
     let clock = env.now.clone();
     let other = router(
         AppState::new(other_store.clone(), HOST, None)

@@ -1,5 +1,5 @@
-//! The SQLite store itself: schema version, private files, a newer schema left alone, and the
-//! import from and export to cPanel's JSON files.
+//! The store itself: schema version, private files, a newer schema left alone, and the import
+//! from and export to cPanel's JSON files.
 
 use serde_json::json;
 use tfa::store::{Store, StoreError};
@@ -9,13 +9,25 @@ use tfa_testkit::{mode, read_json};
 use crate::{Env, Trips};
 
 #[tokio::test]
-async fn store_is_versioned_and_private() {
+async fn the_store_is_versioned_and_reopens_without_migrating_twice() {
+    let env = Env::new();
+    assert_eq!(
+        env.store.schema_version().unwrap(),
+        crate::db::schema_version()
+    );
+    let again = crate::db::open_store(&env.dir(), None).unwrap();
+    assert_eq!(again.schema_version().unwrap(), crate::db::schema_version());
+    assert_eq!(again.accounts().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn the_sqlite_store_is_versioned_and_private() {
     let env = Env::new();
     assert_eq!(
         env.store.schema_version().unwrap(),
         tfa::store::SCHEMA_VERSION
     );
-    let dir = env.store.path().parent().unwrap();
+    let dir = &env.dir();
     assert_eq!(mode(dir), 0o700);
     // The database and, while it is open in WAL mode, its -wal and -shm files: all private.
     let mut files: Vec<String> = std::fs::read_dir(dir)
@@ -42,11 +54,31 @@ async fn store_is_versioned_and_private() {
 }
 
 #[test]
-fn store_tightens_wide_files_and_refuses_a_newer_schema() {
+fn a_newer_schema_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    drop(crate::db::open_store(&dir, None).unwrap());
+    // A database written by a later tfa is left alone, not migrated down or over.
+    crate::db::set_schema_version(&dir, 99);
+    let before = crate::db::dump(&dir);
+    let e = crate::db::open_store(&dir, None).unwrap_err();
+    assert!(
+        matches!(e, StoreError::TooNew { found: 99, known } if known == crate::db::schema_version()),
+        "{e}"
+    );
+    assert!(crate::db::dump(&dir) == before, "the database changed");
+}
+
+#[test]
+fn the_sqlite_store_tightens_wide_files_and_refuses_a_newer_schema() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let path = Store::open(&dir, None).unwrap().path().to_owned();
+    let path = Store::open(&dir, None)
+        .unwrap()
+        .sqlite_path()
+        .unwrap()
+        .to_owned();
     for p in [&dir, &path] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }

@@ -12,6 +12,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::conn::Row;
 use super::{change, one, rows, to_i64, to_u64, Reader, Writer};
 use crate::store::{AuditEvent, AuditKind, StoreError};
 
@@ -31,8 +32,9 @@ const SETTING: &str = "SELECT value FROM settings WHERE key = ?1";
 const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES (?1, ?2)
      ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 /// The store's name key, made once from SQLite's randomness (seeded from the OS).
+// Kept if another job made one first, whichever instance it ran in: the key is read back.
 const MAKE_NAME_KEY: &str =
-    "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, lower(hex(randomblob(32))))";
+    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 
 #[cfg(test)]
 pub(super) const LOOKUPS: &[&str] = &[
@@ -60,7 +62,7 @@ const PRUNE_BATCH: i64 = 256;
 /// against guesses.
 const LABEL_BYTES: usize = 8;
 
-fn row_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
+fn row_event(r: &Row<'_>) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
         at: to_u64(r.get(0)?),
         event: r.get(1)?,
@@ -162,7 +164,11 @@ impl Writer<'_> {
         let key = match one::<String>(self.conn, SETTING, &[&NAME_KEY])? {
             Some(key) => key,
             None => {
-                change(self.conn, MAKE_NAME_KEY, &[&NAME_KEY])?;
+                let mut random = [0u8; 32];
+                getrandom::getrandom(&mut random)
+                    .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
+                let made: String = random.iter().map(|b| format!("{b:02x}")).collect();
+                change(self.conn, MAKE_NAME_KEY, &[&NAME_KEY, &made])?;
                 one::<String>(self.conn, SETTING, &[&NAME_KEY])?.ok_or_else(|| {
                     StoreError::Corrupt("the audit name key was not stored".to_owned())
                 })?

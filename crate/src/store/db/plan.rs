@@ -2,7 +2,8 @@
 //! except the listings that read whole tables on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{accounts, audit, connect, credentials, recovery, tfa, throttle, Store};
+use super::sqlite::connect;
+use super::{accounts, audit, credentials, recovery, tfa, throttle, Store};
 
 /// Every statement the store prepares, for the query-plan test: `lookups` must find their
 /// rows through an index; `listings` read whole tables on purpose (exports, admin lists).
@@ -42,7 +43,7 @@ const GROWING: &[&str] = &[
 fn every_lookup_uses_an_index() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).unwrap();
-    let conn = connect(store.path()).unwrap();
+    let conn = connect(store.sqlite_path().unwrap()).unwrap();
     let (lookups, listings) = statements();
     assert!(lookups.len() > 30, "{} lookups", lookups.len());
     let mut bad = Vec::new();
@@ -82,7 +83,7 @@ fn a_full_scan_is_caught() {
     // The check above would see a lookup without an index: prove the plan text it reads.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), None).unwrap();
-    let conn = connect(store.path()).unwrap();
+    let conn = connect(store.sqlite_path().unwrap()).unwrap();
     let plan: String = conn
         .query_row(
             "EXPLAIN QUERY PLAN SELECT name FROM accounts WHERE domain LIKE ?1",

@@ -75,13 +75,7 @@ impl PgCluster {
     /// Runs `sql` with `psql`, connected through [`PgCluster::url`] (so the URL the store will
     /// be given is the one checked), and returns its unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-d", &self.url("postgres"), "-c", sql])
-            .output()
-            .expect("psql");
-        check(&out, "psql");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        psql(&self.url("postgres"), &[sql])
     }
 
     /// The cluster's directory (data, log and socket).
@@ -99,6 +93,44 @@ impl Drop for PgCluster {
             .output();
         // The temp dir goes with `self.dir`.
     }
+}
+
+/// Runs each of `commands` with `psql` in one session on the database `url` names (so a
+/// `SET search_path` applies to the ones after it), and returns the unaligned, tuples-only
+/// output, rows on lines and columns split by `|`.
+pub fn psql(url: &str, commands: &[&str]) -> String {
+    try_psql(url, commands).unwrap_or_else(|e| panic!("psql failed: {e}"))
+}
+
+/// As [`psql`], with the server's error message when a command fails.
+pub fn try_psql(url: &str, commands: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new(pg_bin().join("psql"));
+    cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url]);
+    for c in commands {
+        cmd.args(["-c", c]);
+    }
+    let out = cmd.output().expect("psql");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// `pg_dump` of one schema of the database `url` names: every table's definition and rows.
+pub fn pg_dump(url: &str, schema: &str) -> String {
+    let out = Command::new(pg_bin().join("pg_dump"))
+        .args(["--no-owner", "--schema", schema, "-d", url])
+        .output()
+        .expect("pg_dump");
+    check(&out, "pg_dump");
+    // Newer pg_dump brackets its output with `\restrict KEY` / `\unrestrict KEY`, a random
+    // key per run: not part of the data.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The newest installed server's `bin` directory (Debian: /usr/lib/postgresql/N/bin).

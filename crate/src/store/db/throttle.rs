@@ -24,14 +24,16 @@ const LOCK: &str = "INSERT INTO lockouts (key, until) VALUES (?1, ?2)
      ON CONFLICT(key) DO UPDATE SET until = excluded.until";
 const PRUNE_FAILURES: &str = "DELETE FROM failures WHERE at <= ?1";
 const INSERT_PASSWORD_FAILURE: &str =
-    "INSERT INTO password_failures (at, identity, ip) VALUES (?1, ?2, ?3)";
+    "INSERT INTO password_failures (at, identity, ip) VALUES (?1, ?2, ?3) RETURNING id";
 const PASSWORD_RIGHT: &str = "DELETE FROM password_failures WHERE id = ?1";
 const PASSWORD_WRONG: &str = "UPDATE password_failures SET pending = 0 WHERE id = ?1";
 /// (rows since ?2, of which pending since ?3): judged and stale rows are failures, recent
 /// pending ones await their verdict.
-const COUNT_PASSWORD_IDENTITY: &str = "SELECT COUNT(*), COALESCE(SUM(pending <> 0 AND at > ?3), 0)
+const COUNT_PASSWORD_IDENTITY: &str = "SELECT COUNT(*),
+     COALESCE(SUM(CASE WHEN pending <> 0 AND at > ?3 THEN 1 ELSE 0 END), 0)
      FROM password_failures WHERE identity = ?1 AND at > ?2";
-const COUNT_PASSWORD_IP: &str = "SELECT COUNT(*), COALESCE(SUM(pending <> 0 AND at > ?3), 0)
+const COUNT_PASSWORD_IP: &str = "SELECT COUNT(*),
+     COALESCE(SUM(CASE WHEN pending <> 0 AND at > ?3 THEN 1 ELSE 0 END), 0)
      FROM password_failures WHERE ip = ?1 AND at > ?2";
 const PRUNE_PASSWORD_FAILURES: &str = "DELETE FROM password_failures WHERE at <= ?1";
 
@@ -126,7 +128,7 @@ impl Reader<'_> {
         let since = to_i64(now.saturating_sub(limit.window_secs));
         let fresh = to_i64(now.saturating_sub(STALE_PENDING_SECS));
         let (rows, pending) = one_row(self.conn, sql, &[&value, &since, &fresh], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            Ok((r.get::<i64>(0)?, r.get::<i64>(1)?))
         })?
         .unwrap_or((0, 0));
         let (rows, pending) = (to_u64(rows), to_u64(pending));
@@ -148,6 +150,16 @@ fn password_ip_key(ip: &str) -> String {
 }
 
 impl Writer<'_> {
+    /// Holds the identity (if any) and then the address (see [`Writer::hold`]): every job
+    /// that judges an attempt calls this first, in this order.
+    pub fn hold_attempts(&self, identity: Option<&str>, ip: &str) -> Result<(), StoreError> {
+        let address = format!("ip:{ip}");
+        match identity {
+            Some(name) => self.hold(&[&format!("user:{name}"), &address]),
+            None => self.hold(&[&address]),
+        }
+    }
+
     /// Records a failure for `identity` from `ip`, writes its audit row, and locks the
     /// identity (key `user:<identity>`) or the address (key `ip:<ip>`) once its limit is
     /// reached; a new lockout is audited too.
@@ -201,6 +213,7 @@ impl Writer<'_> {
         now: u64,
         limits: Limits,
     ) -> Result<PasswordAttempt, StoreError> {
+        self.hold_attempts(identity, ip)?;
         if let Some(until) = self.password_locked_until(identity, ip, now)? {
             return Ok(PasswordAttempt::Locked { until });
         }
@@ -219,12 +232,13 @@ impl Writer<'_> {
                 return Ok(PasswordAttempt::Crowded);
             }
         }
-        change(
+        let row: Option<i64> = one(
             self.conn,
             INSERT_PASSWORD_FAILURE,
             &[&to_i64(now), &identity, &ip],
         )?;
-        Ok(PasswordAttempt::Counted(self.conn.last_insert_rowid()))
+        row.map(PasswordAttempt::Counted)
+            .ok_or_else(|| StoreError::Corrupt("a counted attempt has no row".to_owned()))
     }
 
     /// The password of the attempt `row` was right (or never judged: its client left before
@@ -250,6 +264,7 @@ impl Writer<'_> {
         detail: &str,
         limits: Limits,
     ) -> Result<NewLocks, StoreError> {
+        self.hold_attempts(identity, ip)?;
         change(self.conn, PASSWORD_WRONG, &[&row])?;
         let label = self.audit_label(identity, typed)?;
         self.audit(now, kind, &label, ip, detail)?;

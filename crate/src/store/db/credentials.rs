@@ -1,5 +1,6 @@
 //! API tokens and browser sessions. Only hashes of token and cookie values are stored.
 
+use super::conn::Row;
 use super::{change, one, one_row, rows, to_i64, to_u64, Reader, Writer};
 use crate::store::{Account, Session, StoreError, TokenInfo};
 
@@ -46,8 +47,7 @@ pub(super) const LOOKUPS: &[&str] = &[
     DELETE_NAMED_TOKEN,
     PRUNE_ONE_TIME,
     INSERT_ONE_TIME,
-    ONE_TIME,
-    DELETE_ONE_TIME,
+    TAKE_ONE_TIME,
 ];
 #[cfg(test)]
 pub(super) const LISTINGS: &[&str] = &[
@@ -55,19 +55,19 @@ pub(super) const LISTINGS: &[&str] = &[
     PENDING_FOR_ALL,
 ];
 
-fn row_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
+fn row_token(r: &Row<'_>) -> Result<TokenInfo, StoreError> {
     Ok(TokenInfo {
         id: r.get(0)?,
         created: to_u64(r.get(1)?),
     })
 }
 
-fn row_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+fn row_session(r: &Row<'_>) -> Result<Session, StoreError> {
     Ok(Session {
         cpsess: r.get(0)?,
         principal: r.get(1)?,
         expires: to_u64(r.get(2)?),
-        tfa_verified: r.get::<_, i64>(3)? != 0,
+        tfa_verified: r.get::<i64>(3)? != 0,
     })
 }
 
@@ -177,8 +177,10 @@ const DELETE_NAMED_TOKEN: &str = "DELETE FROM api_tokens WHERE account = ?1 AND 
 const PRUNE_ONE_TIME: &str = "DELETE FROM one_time_logins WHERE expires <= ?1";
 const INSERT_ONE_TIME: &str =
     "INSERT INTO one_time_logins (hash, principal, cpsess, expires) VALUES (?1, ?2, ?3, ?4)";
-const ONE_TIME: &str = "SELECT principal, cpsess, expires FROM one_time_logins WHERE hash = ?1";
-const DELETE_ONE_TIME: &str = "DELETE FROM one_time_logins WHERE hash = ?1";
+// Used up in the statement that reads it: of two requests racing with one URL, in one
+// instance or several, only one gets the row.
+const TAKE_ONE_TIME: &str = "DELETE FROM one_time_logins WHERE hash = ?1
+     RETURNING principal, cpsess, expires";
 
 /// An API token by its name, as cPanel lists it: never the token or its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +212,8 @@ impl Writer<'_> {
         hash: &[u8],
         now: u64,
     ) -> Result<bool, StoreError> {
+        // The name is checked, then taken: one token change per account at a time.
+        self.hold(&[&format!("tokens:{account}")])?;
         let taken: Option<i64> = one(self.conn, TOKEN_NAMED, &[&account, &name])?;
         if taken.is_some() {
             return Ok(false);
@@ -253,12 +257,10 @@ impl Writer<'_> {
         hash: &[u8],
         now: u64,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let found: Option<(String, String, i64)> = one_row(self.conn, ONE_TIME, &[&hash], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-        if found.is_some() {
-            change(self.conn, DELETE_ONE_TIME, &[&hash])?;
-        }
+        let found: Option<(String, String, i64)> =
+            one_row(self.conn, TAKE_ONE_TIME, &[&hash], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         Ok(found
             .filter(|(_, _, expires)| to_u64(*expires) > now)
             .map(|(principal, cpsess, _)| (principal, cpsess)))

@@ -57,7 +57,14 @@ impl Writer<'_> {
     ) -> Result<(), StoreError> {
         let pepper = match self.pepper()? {
             Some(pepper) => pepper,
-            None => self.make_pepper()?,
+            None => {
+                // One pepper for the store: a job in another instance may be making it now.
+                self.hold(&[PEPPER_SETTING])?;
+                match self.pepper()? {
+                    Some(pepper) => pepper,
+                    None => self.make_pepper()?,
+                }
+            }
         };
         change(self.conn, DELETE_ALL, &[&username])?;
         for code in codes {
@@ -80,7 +87,7 @@ impl Writer<'_> {
         };
         let wanted = recovery_hash(&pepper, username, code)?;
         let stored = rows(self.conn, HASHES, &[&username], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            Ok((r.get::<i64>(0)?, r.get::<Vec<u8>>(1)?))
         })?;
         let mut found = None;
         for (id, hash) in &stored {

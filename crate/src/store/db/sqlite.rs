@@ -1,30 +1,13 @@
 //! The embedded store: one SQLite file (bundled SQLite, WAL mode) with a schema versioned
-//! through `PRAGMA user_version` and applied by ordered migrations ([`schema`]).
+//! through `PRAGMA user_version` and applied by ordered migrations ([`super::schema`]).
 //!
-//! Two kinds of trip, so that one request is one trip:
-//! - [`Store::read`] runs a closure over a [`Reader`]: one read transaction (a consistent
-//!   snapshot) on a connection from a small pool of query-only connections. WAL lets readers
-//!   run beside the writer without waiting for it, so a read is a few microseconds of CPU and
-//!   the server runs it inline rather than paying a thread hand-off that costs more than it.
-//! - [`Store::write`] / [`Store::write_async`] send a closure over a [`Writer`] to the one
-//!   writer thread. The writer batches the jobs waiting at that moment into one IMMEDIATE
-//!   transaction (group commit: one fsync for the batch), each job inside its own savepoint,
-//!   and answers each job only after the commit. A job whose error says so
+//! - Reads run on the caller's thread: one read transaction on a connection from a small pool
+//!   of query-only connections. WAL lets readers run beside the writer without waiting for
+//!   it, so a read is a few microseconds of CPU, less than a thread hand-off would cost.
+//! - Writes go to the one writer thread. The writer batches the jobs waiting at that moment
+//!   into one IMMEDIATE transaction (group commit: one fsync for the batch), each job inside
+//!   its own savepoint, and answers each job only after the commit. A job whose error says so
 //!   ([`RollsBack`]) is rolled back to its savepoint; the others' changes commit.
-//!
-//! Every statement goes through `prepare_cached`. The per-concern methods live beside this
-//! file: [`accounts`], [`tfa`], [`credentials`], [`throttle`], [`audit`]. Nothing here logs.
-
-mod accounts;
-mod audit;
-mod credentials;
-#[cfg(test)]
-mod plan;
-mod recovery;
-mod schema;
-mod sql;
-mod tfa;
-mod throttle;
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -34,12 +17,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::crypto::{self, KeyFiles, KeyRing, Rotation};
-use super::{prepare_data_dir, StoreError, DB_FILE};
-use sql::{change, one, one_row, rows, text_pair, to_i64, to_u64};
-
-pub use schema::SCHEMA_VERSION;
-pub use throttle::{Limit, Limits, NewLocks};
+use super::conn::Conn;
+use super::{schema, tfa, Reader, RollsBack, Writer};
+use crate::store::crypto::{self, KeyFiles, KeyRing};
+use crate::store::{StoreError, DB_FILE};
 
 /// Idle read connections kept for reuse; more are opened under load and closed after.
 const READ_POOL: usize = 16;
@@ -50,39 +31,6 @@ const MAX_BATCH: usize = 256;
 /// Room in the statement cache of each connection: more than the store's statements.
 const STATEMENT_CACHE: usize = 128;
 
-/// Read access inside one read transaction (or inside a write job: a [`Writer`] derefs to it).
-pub struct Reader<'c> {
-    conn: &'c Connection,
-    /// The key that seals and opens the TOTP secrets.
-    keys: &'c KeyRing,
-}
-
-/// Write access inside one job of the writer's transaction. Derefs to [`Reader`], so a job
-/// reads what it and the jobs before it in the batch wrote.
-pub struct Writer<'c> {
-    reader: Reader<'c>,
-}
-
-impl<'c> std::ops::Deref for Writer<'c> {
-    type Target = Reader<'c>;
-    fn deref(&self) -> &Reader<'c> {
-        &self.reader
-    }
-}
-
-/// Decides what a write job's error does to the job's own changes.
-pub trait RollsBack {
-    /// True when the job's changes must be undone. A refusal that recorded something (a
-    /// wrong code's failure row, an audit line) answers false so that the record commits.
-    fn rolls_back(&self) -> bool;
-}
-
-impl RollsBack for StoreError {
-    fn rolls_back(&self) -> bool {
-        true
-    }
-}
-
 /// One job for the writer thread: runs inside its savepoint of the open transaction (or is
 /// told that the transaction could not begin) and returns what to do once the batch's commit
 /// is known.
@@ -90,15 +38,15 @@ type Job = Box<dyn FnOnce(Result<(&Connection, &KeyRing), &StoreError>) -> Deliv
 /// Hands a job's result to its caller, given the outcome of the batch's commit.
 type Deliver = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
-struct Inner {
+/// The SQLite side of a [`super::Store`].
+pub(super) struct Sqlite {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     jobs: mpsc::Sender<Job>,
-    keys: Arc<KeyRing>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl Drop for Inner {
+impl Drop for Sqlite {
     /// Ends the writer and waits for it, so that its connection closes (checkpointing the WAL
     /// into the database file) before the process can exit: a command that wrote leaves a
     /// closed, complete database behind, not a WAL the next process must recover.
@@ -110,29 +58,10 @@ impl Drop for Inner {
     }
 }
 
-/// The store handle. Cheap to clone; every clone shares the read pool and the writer thread,
-/// which ends when the last clone is dropped.
-#[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.inner.path)
-            .finish()
-    }
-}
-
-impl Store {
-    /// Opens (creating if needed) the store in `dir`: the directory gets mode 0700, the
-    /// database and its WAL/SHM files 0600. Finds the secrets' key (`key_file`, or
-    /// [`crypto::KEY_FILE`] in `dir`; made for a store without encrypted secrets, never over
-    /// them) before anything is written, applies pending migrations, seals any plaintext
-    /// secret left from an older version (one transaction), then starts the writer.
-    pub fn open(dir: &Path, key_file: Option<&Path>) -> Result<Store, StoreError> {
-        prepare_data_dir(dir)?;
+impl Sqlite {
+    /// Opens the database in `dir` (made private from its first byte), finds the key, applies
+    /// migrations, seals leftover plaintext secrets and starts the writer.
+    pub(super) fn open(dir: &Path, files: KeyFiles) -> Result<(Sqlite, Arc<KeyRing>), StoreError> {
         let path = dir.join(DB_FILE);
         // A new database file is private from its first byte, and SQLite gives the -wal and
         // -shm files it creates the database file's mode.
@@ -150,10 +79,14 @@ impl Store {
         // Durability: an acknowledged write survives a crash or power loss.
         conn.pragma_update(None, "synchronous", "FULL")?;
         // The key first: a store whose key is missing or wrong is refused unchanged.
-        let files = KeyFiles::new(dir, key_file);
-        let resolved = crypto::resolve(&files, &tfa::key_evidence(&conn)?)?;
+        let resolved = crypto::resolve(&files, &tfa::key_evidence(Conn::Sqlite(&conn))?)?;
         schema::migrate(&mut conn)?;
-        let check = tfa::seal_at_rest(&mut conn, &resolved)?;
+        let check = {
+            let tx = conn.transaction()?;
+            let check = tfa::seal_at_rest(Conn::Sqlite(&tx), &resolved)?;
+            tx.commit()?;
+            check
+        };
         let keys = Arc::new(KeyRing::new(files, resolved.key, check));
         // Files left by an older tfa or copied in may be wider: tighten them.
         for suffix in ["", "-wal", "-shm"] {
@@ -178,63 +111,34 @@ impl Store {
                 path: path.clone(),
                 error,
             })?;
-        Ok(Store {
-            inner: Arc::new(Inner {
+        Ok((
+            Sqlite {
                 path,
                 readers: Mutex::new(Vec::new()),
                 jobs,
-                keys,
                 writer: Mutex::new(Some(writer)),
-            }),
-        })
+            },
+            keys,
+        ))
     }
 
     /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    pub(super) fn path(&self) -> &Path {
+        &self.path
     }
 
-    /// The key file this store uses.
-    pub fn key_file(&self) -> &Path {
-        &self.inner.keys.files().path
-    }
-
-    /// Re-encrypts every secret under a new key in one transaction. The new key is written
-    /// to `<key file>.new` (0600, synced) first; after the commit it is renamed over the key
-    /// file, the old one kept as `<key file>.old` until the rename is done. A crash at any
-    /// point leaves the store with one of the two keys, which [`Store::open`] finds. Returns
-    /// how many secrets were re-encrypted.
-    pub fn rotate_key(&self) -> Result<usize, StoreError> {
-        let (rotation, key) = Rotation::begin(self.inner.keys.files())?;
-        // The job hands the key back with what it did, so that it is put in use after.
-        let done =
-            self.write(move |w| w.reseal_all(&key).map(|(count, check)| (count, check, key)));
-        let (count, check, key) = match done {
-            Ok(v) => v,
-            Err(e) => {
-                // Nothing committed: the old key stays the key.
-                let _ = rotation.abandon();
-                return Err(e);
-            }
-        };
-        rotation.finish()?;
-        self.inner.keys.replace(key, check)?;
-        Ok(count)
-    }
-
-    /// The schema version of the open database.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.read(|r| schema::user_version(r.conn))
-    }
-
-    /// Runs `f` in one read transaction on a pooled query-only connection, on this thread.
-    pub fn read<T, E>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T, E>) -> Result<T, E>
+    /// One read transaction on a pooled query-only connection, on this thread.
+    pub(super) fn read<T, E>(
+        &self,
+        keys: &KeyRing,
+        f: impl FnOnce(&Reader<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         let conn = self.take_reader()?;
-        let result = in_read_transaction(&conn, &self.inner.keys, f);
-        if let Ok(mut pool) = self.inner.readers.lock() {
+        let result = in_read_transaction(&conn, keys, f);
+        if let Ok(mut pool) = self.readers.lock() {
             if pool.len() < READ_POOL {
                 pool.push(conn);
             }
@@ -243,16 +147,11 @@ impl Store {
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
-        let pooled = self
-            .inner
-            .readers
-            .lock()
-            .map_err(|_| StoreError::Poisoned)?
-            .pop();
+        let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
         match pooled {
             Some(conn) => Ok(conn),
             None => {
-                let conn = connect(&self.inner.path)?;
+                let conn = connect(&self.path)?;
                 // A reader that tries to write fails instead of waiting for the writer's lock.
                 conn.pragma_update(None, "query_only", "ON")?;
                 // Reads straight from the OS's page cache, without a read syscall per page.
@@ -262,9 +161,8 @@ impl Store {
         }
     }
 
-    /// Runs `f` as one job of the writer's next transaction and waits, blocking this thread,
-    /// until that transaction commits. For the CLI and other synchronous callers.
-    pub fn write<T, E>(
+    /// One job of the writer's next transaction, waited for on this thread.
+    pub(super) fn write<T, E>(
         &self,
         f: impl FnOnce(&Writer<'_>) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
@@ -279,8 +177,8 @@ impl Store {
         rx.recv().map_err(|_| E::from(StoreError::WriterGone))?
     }
 
-    /// As [`Store::write`], awaiting the commit instead of blocking the thread.
-    pub async fn write_async<T, E>(
+    /// One job of the writer's next transaction, awaited.
+    pub(super) async fn write_async<T, E>(
         &self,
         f: impl FnOnce(&Writer<'_>) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
@@ -323,15 +221,12 @@ impl Store {
                 })
             },
         );
-        self.inner
-            .jobs
-            .send(job)
-            .map_err(|_| StoreError::WriterGone)
+        self.jobs.send(job).map_err(|_| StoreError::WriterGone)
     }
 }
 
 /// Opens a connection with the settings every connection shares.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -347,18 +242,17 @@ fn in_read_transaction<T, E>(
 where
     E: From<StoreError>,
 {
-    conn.prepare_cached("BEGIN DEFERRED")
-        .and_then(|mut s| s.execute([]))
-        .map_err(|e| E::from(e.into()))?;
-    let result = f(&Reader { conn, keys });
+    exec(conn, "BEGIN DEFERRED").map_err(E::from)?;
+    let result = f(&Reader {
+        conn: Conn::Sqlite(conn),
+        keys,
+    });
     // Nothing was written: ending the snapshot cannot lose anything, whatever `f` returned.
-    let end = conn
-        .prepare_cached("COMMIT")
-        .and_then(|mut s| s.execute([]));
+    let end = exec(conn, "COMMIT");
     match (result, end) {
-        (Ok(v), Ok(_)) => Ok(v),
+        (Ok(v), Ok(())) => Ok(v),
         (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(E::from(e.into())),
+        (Ok(_), Err(e)) => Err(E::from(e)),
     }
 }
 
@@ -373,7 +267,10 @@ where
 {
     exec(conn, "SAVEPOINT job").map_err(E::from)?;
     let result = f(&Writer {
-        reader: Reader { conn, keys },
+        reader: Reader {
+            conn: Conn::Sqlite(conn),
+            keys,
+        },
     });
     let undo = matches!(&result, Err(e) if e.rolls_back());
     let end = if undo {

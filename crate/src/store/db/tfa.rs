@@ -3,8 +3,7 @@
 //!
 //! Secrets are sealed here on the way in and opened on the way out: callers see plaintext.
 
-use rusqlite::Connection;
-
+use super::conn::{pg_sql, Conn};
 use super::{change, one, rows, text_pair, to_i64, to_u64, Reader, Writer};
 use crate::store::crypto::{Evidence, Key, ProvenKey, Resolved, KEY_CHECK_SETTING};
 use crate::store::{StepOutcome, StoreError};
@@ -13,8 +12,12 @@ const SECRET: &str = "SELECT secret FROM tfa WHERE username = ?1";
 const HAS_TFA: &str = "SELECT 1 FROM tfa WHERE username = ?1";
 const ALL_TFA: &str = "SELECT username, secret FROM tfa ORDER BY username";
 const LAST_STEP: &str = "SELECT step FROM last_steps WHERE username = ?1";
+// One statement decides: the row count is 1 only if the step was newer. PostgreSQL locks the
+// row and re-checks the condition against the latest commit, so two instances given one code
+// at once accept it once.
 const ACCEPT_STEP: &str = "INSERT INTO last_steps (username, step) VALUES (?1, ?2)
-     ON CONFLICT(username) DO UPDATE SET step = excluded.step WHERE step < excluded.step";
+     ON CONFLICT(username) DO UPDATE SET step = excluded.step
+     WHERE last_steps.step < excluded.step";
 const UPSERT_TFA: &str = "INSERT INTO tfa (username, secret) VALUES (?1, ?2)
      ON CONFLICT(username) DO UPDATE SET secret = excluded.secret";
 const DELETE_TFA: &str = "DELETE FROM tfa WHERE username = ?1";
@@ -29,6 +32,12 @@ const SETTING: &str = "SELECT value FROM settings WHERE key = ?1";
 const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES (?1, ?2)
      ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 const HAS_TABLE: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
+const PG_HAS_TABLE: &str = "SELECT 1 FROM information_schema.tables
+     WHERE table_schema = current_schema() AND table_name = ?1";
+/// PostgreSQL's import: a chunk of upserts in one statement (one round trip per chunk).
+const PG_IMPORT_TFA: &str = "INSERT INTO tfa (username, secret)
+     SELECT * FROM unnest(?1::text[], ?2::text[])
+     ON CONFLICT (username) DO UPDATE SET secret = excluded.secret";
 const ONE_SEALED: &str =
     "SELECT username, secret FROM tfa WHERE substr(secret, 1, 3) = 'v1:' LIMIT 1";
 const PLAINTEXT_TFA: &str =
@@ -65,9 +74,13 @@ pub(super) const LISTINGS: &[&str] = &[ALL_TFA, ALL_ISSUERS, ONE_SEALED, PLAINTE
 
 /// What the database says about its key, read before any migration or write (a fresh
 /// database has no tables yet).
-pub(super) fn key_evidence(conn: &Connection) -> Result<Evidence, StoreError> {
+pub(super) fn key_evidence(conn: Conn<'_>) -> Result<Evidence, StoreError> {
+    let has_table = match conn {
+        Conn::Sqlite(_) => HAS_TABLE,
+        Conn::Postgres(_) => PG_HAS_TABLE,
+    };
     let has = |table: &str| -> Result<bool, StoreError> {
-        Ok(one::<i64>(conn, HAS_TABLE, &[&table])?.is_some())
+        Ok(one::<i64>(conn, has_table, &[&table])?.is_some())
     };
     let check = if has("settings")? {
         one(conn, SETTING, &[&KEY_CHECK_SETTING])?
@@ -82,27 +95,23 @@ pub(super) fn key_evidence(conn: &Connection) -> Result<Evidence, StoreError> {
     Ok(Evidence { check, sealed })
 }
 
-/// At open, in one transaction: records the key check if the store has none yet and seals
-/// every plaintext secret (a store from before secrets were encrypted). Returns the check.
-pub(super) fn seal_at_rest(
-    conn: &mut Connection,
-    resolved: &Resolved,
-) -> Result<String, StoreError> {
-    let tx = conn.transaction()?;
-    let check = match one::<String>(&tx, SETTING, &[&KEY_CHECK_SETTING])? {
+/// At open, inside the caller's transaction: records the key check if the store has none yet
+/// and seals every plaintext secret (a store from before secrets were encrypted). Returns
+/// the check.
+pub(super) fn seal_at_rest(conn: Conn<'_>, resolved: &Resolved) -> Result<String, StoreError> {
+    let check = match one::<String>(conn, SETTING, &[&KEY_CHECK_SETTING])? {
         Some(check) if !resolved.record_check => check,
         _ => {
             let check = resolved.key.check_value()?;
-            change(&tx, SET_SETTING, &[&KEY_CHECK_SETTING, &check])?;
+            change(conn, SET_SETTING, &[&KEY_CHECK_SETTING, &check])?;
             check
         }
     };
-    for (username, plain) in rows(&tx, PLAINTEXT_TFA, &[], text_pair)? {
+    for (username, plain) in rows(conn, PLAINTEXT_TFA, &[], text_pair)? {
         let plain = zeroize::Zeroizing::new(plain);
         let sealed = resolved.key.seal(&username, &plain)?;
-        change(&tx, SET_SECRET, &[&username, &sealed])?;
+        change(conn, SET_SECRET, &[&username, &sealed])?;
     }
-    tx.commit()?;
     Ok(check)
 }
 
@@ -205,7 +214,8 @@ impl Writer<'_> {
     /// Stores `secret` for `username` (sealed), replacing any previous one.
     pub fn set_tfa(&self, username: &str, secret: &str) -> Result<(), StoreError> {
         // The key the store's check names in this transaction: never a key another process
-        // has rotated away.
+        // has rotated away (or, on PostgreSQL, is rotating away now: see `hold_key`).
+        self.hold_key(false)?;
         let sealed = self.proven_key()?.key.seal(username, secret)?;
         change(self.conn, UPSERT_TFA, &[&username, &sealed])?;
         Ok(())
@@ -214,6 +224,7 @@ impl Writer<'_> {
     /// Re-seals every secret under `key` and makes it the store's key check; returns how
     /// many secrets and the new check. The key rotation's one job.
     pub fn reseal_all(&self, key: &Key) -> Result<(usize, String), StoreError> {
+        self.hold_key(true)?;
         let all = self.all_tfa()?;
         let mut sealer = key.sealer();
         for (username, plain) in &all {
@@ -278,16 +289,48 @@ impl Writer<'_> {
         tfa: &[(String, String)],
         issuers: &[(String, String)],
     ) -> Result<(), StoreError> {
+        let Conn::Sqlite(conn) = self.conn else {
+            return self.write_imported(tfa, issuers);
+        };
         let kib = IMPORT_CACHE_KIB_PER_ENTRY.saturating_mul(tfa.len() as i64);
         if kib > DEFAULT_CACHE_KIB {
-            self.conn.pragma_update(None, "cache_size", -kib)?;
+            conn.pragma_update(None, "cache_size", -kib)?;
         }
         let result = self.write_imported(tfa, issuers);
         if kib > DEFAULT_CACHE_KIB {
-            self.conn
-                .pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
+            conn.pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
         }
         result
+    }
+
+    /// Writes one sealed chunk of an import: row by row through SQLite's cached statement,
+    /// or as one statement over arrays on PostgreSQL (a round trip per chunk, not per row).
+    fn write_chunk(&self, part: &[(String, String)], sealed: &[String]) -> Result<(), StoreError> {
+        match self.conn {
+            Conn::Sqlite(conn) => {
+                let mut upsert = conn.prepare_cached(UPSERT_TFA)?;
+                for ((username, _), stored) in part.iter().zip(sealed) {
+                    upsert.execute([username, stored])?;
+                }
+            }
+            Conn::Postgres(pg) => {
+                // A name twice in one statement would be an error: the last one wins, as it
+                // does row by row.
+                let mut last = std::collections::HashMap::with_capacity(part.len());
+                for (i, (username, _)) in part.iter().enumerate() {
+                    last.insert(username.as_str(), i);
+                }
+                let (mut users, mut secrets) = (Vec::new(), Vec::new());
+                for (i, ((username, _), stored)) in part.iter().zip(sealed).enumerate() {
+                    if last.get(username.as_str()) == Some(&i) {
+                        users.push(username.as_str());
+                        secrets.push(stored.as_str());
+                    }
+                }
+                pg.execute(&pg_sql(PG_IMPORT_TFA), &[&users, &secrets])?;
+            }
+        }
+        Ok(())
     }
 
     fn write_imported(
@@ -296,6 +339,7 @@ impl Writer<'_> {
         issuers: &[(String, String)],
     ) -> Result<(), StoreError> {
         // The key the store's check names in this transaction, looked up once.
+        self.hold_key(false)?;
         let key = self.proven_key()?;
         let key = &key.key;
         // Each chunk its own sealer: its own random nonce prefix.
@@ -305,7 +349,6 @@ impl Writer<'_> {
                 .map(|(user, secret)| sealer.seal(user, secret))
                 .collect()
         };
-        let mut upsert = self.conn.prepare_cached(UPSERT_TFA)?;
         std::thread::scope(|scope| -> Result<(), StoreError> {
             let mut chunks = tfa.chunks(IMPORT_CHUNK);
             let mut ahead = chunks
@@ -316,13 +359,10 @@ impl Writer<'_> {
                     .next()
                     .map(|next| (next, scope.spawn(move || seal(next))));
                 let sealed = sealing.join().map_err(|_| StoreError::Poisoned)??;
-                for ((username, _), stored) in part.iter().zip(&sealed) {
-                    upsert.execute([username, stored])?;
-                }
+                self.write_chunk(part, &sealed)?;
             }
             Ok(())
         })?;
-        drop(upsert);
         for (key, issuer) in issuers {
             self.set_issuer(key, Some(issuer))?;
         }

@@ -1,6 +1,7 @@
 //! Accounts (root, resellers, cPanel users) and identities (webmail addresses, team users),
 //! with their password hashes.
 
+use super::conn::Row;
 use super::{change, one, one_row, rows, Reader, Writer};
 use crate::store::{check_account_name, Account, AccountKind, Identity, Principal, StoreError};
 
@@ -29,6 +30,9 @@ const INSERT_IDENTITY: &str =
 const SET_ACCOUNT_PASSWORD: &str = "UPDATE accounts SET password_hash = ?2 WHERE name = ?1";
 const SET_IDENTITY_PASSWORD: &str = "UPDATE identities SET password_hash = ?2 WHERE name = ?1";
 
+/// The lock name account and identity creation holds (see [`Writer::hold`]).
+const ACCOUNTS_LOCK: &str = "/accounts";
+
 #[cfg(test)]
 pub(super) const LOOKUPS: &[&str] = &[
     ACCOUNT,
@@ -49,7 +53,7 @@ pub(super) const LOOKUPS: &[&str] = &[
 /// Root's list of every account, and a probe that stops at the first row.
 pub(super) const LISTINGS: &[&str] = &[ALL_ACCOUNTS, ANY_ACCOUNT, ALL_NAMES];
 
-pub(super) fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+pub(super) fn row_account(r: &Row<'_>) -> Result<Account, StoreError> {
     Ok(Account {
         name: r.get(0)?,
         kind: r.get(1)?,
@@ -58,7 +62,7 @@ pub(super) fn row_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-fn row_identity(r: &rusqlite::Row<'_>) -> rusqlite::Result<Identity> {
+fn row_identity(r: &Row<'_>) -> Result<Identity, StoreError> {
     Ok(Identity {
         name: r.get(0)?,
         kind: r.get(1)?,
@@ -118,9 +122,9 @@ impl Reader<'_> {
     /// Every login name the store knows (accounts, webmail and team users), read once by an
     /// import that checks a million names.
     pub fn principal_names(&self) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(ALL_NAMES)?;
-        let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(names.collect::<Result<_, _>>()?)
+        Ok(rows(self.conn, ALL_NAMES, &[], |r| r.get::<String>(0))?
+            .into_iter()
+            .collect())
     }
 
     /// The stored argon2 hash of a login's password.
@@ -135,6 +139,12 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
+    /// Names are checked, then taken: one account change at a time in every instance (see
+    /// [`Writer::hold`]).
+    pub fn hold_accounts(&self) -> Result<(), StoreError> {
+        self.hold(&[ACCOUNTS_LOCK])
+    }
+
     /// Adds an account. Refuses a name outside cPanel's username rules
     /// ([`check_account_name`]; root is only ever `root`), a duplicate name or domain, or an
     /// unknown owner.
@@ -148,6 +158,7 @@ impl Writer<'_> {
         if !root {
             check_account_name(&account.name).map_err(StoreError::Invalid)?;
         }
+        self.hold_accounts()?;
         if self.name_taken(&account.name)? {
             return Err(StoreError::Invalid(format!(
                 "An account named “{}” already exists.",
@@ -190,6 +201,7 @@ impl Writer<'_> {
     /// Adds a webmail address or team user. The account must be a cPanel account (user or
     /// reseller) and the name must not exist yet.
     pub fn add_identity(&self, identity: &Identity, password_hash: &str) -> Result<(), StoreError> {
+        self.hold_accounts()?;
         if self.name_taken(&identity.name)? {
             return Err(StoreError::Invalid(format!(
                 "“{}” already exists.",

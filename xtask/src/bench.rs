@@ -12,6 +12,7 @@ mod browser;
 mod import;
 mod load;
 mod native;
+mod postgres;
 mod process;
 mod table;
 mod writes;
@@ -39,6 +40,7 @@ const BENCHES: &[(&str, Bench, bool)] = &[
     ("browser", browser::bench_browser, true),
     ("totp", native::bench_totp, true),
     ("size", native::bench_size, true),
+    ("pg", postgres::bench_postgres, true),
     ("attack", attack::bench_attack, false),
 ];
 

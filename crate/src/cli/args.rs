@@ -100,6 +100,12 @@ pub struct ServeArgs {
     /// of tfa (a proxy or load balancer).
     #[arg(long, conflicts_with_all = ["tls", "tls_cert"])]
     pub insecure_http: bool,
+    /// A load balancer or proxy in front of tfa (an address or a network, e.g. 10.0.0.0/24;
+    /// repeat for more): from it, and only from it, `X-Forwarded-For` gives the client's
+    /// address (for throttling, lockouts and the audit log) and `X-Forwarded-Proto: https`
+    /// counts as TLS (Secure cookies, HSTS).
+    #[arg(long = "trusted-proxy", env = "TFA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The enrollment page's directory (default: ./www if it exists).
     #[arg(long)]
     pub www: Option<PathBuf>,
@@ -279,4 +285,12 @@ impl Cli {
             ca_file: self.database_ca.clone(),
         }))
     }
+}
+
+/// An address (one host) or a network in CIDR form.
+fn proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("“{text}” is neither an IP address nor a network like 10.0.0.0/24"))
 }

@@ -65,7 +65,8 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
         .with_body_timeout(timeouts.body)
         .with_password_limits(password_limits)
         .with_hasher(hasher)
-        .with_secure(tls.is_some());
+        .with_secure(tls.is_some())
+        .with_trusted_proxies(args.trusted_proxies.clone());
     server::run(
         listener,
         state,

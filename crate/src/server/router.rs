@@ -1,10 +1,12 @@
 //! The routes, the request log, the security headers, the static enrollment page, and the
 //! common start of every API request.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -62,19 +64,80 @@ pub fn router(state: AppState) -> Router {
         .route("/{cpsess}/json-api/{function}", any(whm::json))
         .route("/{cpsess}/xml-api/{function}", any(whm::xml))
         .fallback(static_files)
-        .layer(middleware::from_fn(log_request));
-    let router = if secure {
-        router.layer(middleware::from_fn(secure_transport))
-    } else {
-        router
-    };
+        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(secure, secure_transport))
+        // Outermost: every layer and handler inside sees the client's own address.
+        .layer(middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            forwarded,
+        ));
     router.with_state(state)
 }
 
-/// Over TLS: HSTS on every answer, and every cookie `Secure` (here, once, rather than at each
-/// place a cookie is made, so no cookie can miss it).
-async fn secure_transport(req: Request, next: Next) -> Response {
+/// Marks a request that a trusted proxy received over HTTPS (`X-Forwarded-Proto: https`).
+#[derive(Clone, Copy)]
+struct ForwardedHttps;
+
+/// Behind a trusted load balancer or proxy: the client's address is the rightmost entry of
+/// `X-Forwarded-For` that is not itself a trusted proxy (entries to its left are whatever the
+/// client chose to send, so they are never believed), and `X-Forwarded-Proto: https` counts as
+/// TLS. From any other peer both headers are ignored. Throttling, lockouts and the audit log
+/// then see the real client, not the balancer that all clients would otherwise share.
+async fn forwarded(
+    State(proxies): State<Arc<[ipnet::IpNet]>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let trusted = |ip: IpAddr| proxies.iter().any(|net| net.contains(&ip));
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let Some(peer) = peer.filter(|p| trusted(p.ip())) else {
+        return next.run(req).await;
+    };
+    let mut client = peer.ip();
+    let hops: Vec<String> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| hop.trim().to_owned())
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted(ip) {
+                    break;
+                }
+            }
+            // A hop that is not an address: the trusted chain ends before it.
+            Err(_) => break,
+        }
+    }
+    let https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+    if https {
+        req.extensions_mut().insert(ForwardedHttps);
+    }
+    next.run(req).await
+}
+
+/// Over TLS (ours, or a trusted proxy's): HSTS on every answer, and every cookie `Secure` (here,
+/// once, rather than at each place a cookie is made, so no cookie can miss it).
+async fn secure_transport(State(tls): State<bool>, req: Request, next: Next) -> Response {
+    let https = tls || req.extensions().get::<ForwardedHttps>().is_some();
     let mut response = next.run(req).await;
+    if !https {
+        return response;
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::STRICT_TRANSPORT_SECURITY,

@@ -37,6 +37,9 @@ pub struct AppState {
     pub password_limits: crate::store::Limits,
     /// Served over TLS: cookies are `Secure` and HSTS is sent.
     pub secure: bool,
+    /// Load balancers and proxies whose `X-Forwarded-For` (the client's address) and
+    /// `X-Forwarded-Proto` are believed; nobody else's are.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl AppState {
@@ -51,7 +54,14 @@ impl AppState {
             hasher: super::hashing::Hasher::for_this_machine(),
             password_limits: super::auth::PASSWORD_LIMITS,
             secure: false,
+            trusted_proxies: Arc::from([]),
         }
+    }
+
+    /// Believes `X-Forwarded-For` and `X-Forwarded-Proto` from these addresses and networks.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> AppState {
+        self.trusted_proxies = Arc::from(proxies);
+        self
     }
 
     /// Marks the server as served over TLS.

@@ -19,6 +19,7 @@ mod multipart;
 mod passwords;
 mod pending_sessions;
 mod protocol;
+mod proxies;
 mod recovery;
 mod secrets_at_rest;
 mod sessions_tokens;

@@ -32,10 +32,10 @@ const MEASURE: Duration = Duration::from_secs(6);
 const PEER_SECS: &str = "5";
 
 /// One seeded user: name, API token, base32 secret.
-struct User {
-    name: String,
-    token: String,
-    secret: String,
+pub(super) struct User {
+    pub(super) name: String,
+    pub(super) token: String,
+    pub(super) secret: String,
 }
 
 pub(super) fn bench_writes(ctx: &Ctx, table: &mut Table) -> Result {
@@ -54,7 +54,7 @@ pub(super) fn bench_writes(ctx: &Ctx, table: &mut Table) -> Result {
     drop(serve()?);
     let users = seed_users(&data.join("tfa.sqlite3"), &tmp.0.join("users.txt"))?;
     let server = serve()?;
-    let tfa = drive(&server.addr, &users)?;
+    let tfa = drive(std::slice::from_ref(&server.addr), &users)?;
     drop(server);
     let peer = peer(&tmp.0.join("peer.sqlite3"))?;
 
@@ -142,20 +142,22 @@ with open(out, "w") as f:
     Ok(users)
 }
 
-struct Driven {
-    per_sec: f64,
-    p99_ms: f64,
-    failed: usize,
-    first_failure: String,
-    ran_out: bool,
+pub(super) struct Driven {
+    pub(super) per_sec: f64,
+    pub(super) p99_ms: f64,
+    pub(super) failed: usize,
+    pub(super) first_failure: String,
+    pub(super) ran_out: bool,
 }
 
 /// [`CONNECTIONS`] threads enroll users one at a time, each user once, for [`WARM_UP`] and
-/// then [`MEASURE`]; only the measured window's good answers count.
-fn drive(addr: &str, users: &[User]) -> Result<Driven> {
+/// then [`MEASURE`]; only the measured window's good answers count. With several addresses
+/// (instances of one store), connection `i` goes to address `i mod n`.
+pub(super) fn drive(addrs: &[String], users: &[User]) -> Result<Driven> {
     println!(
-        "bench: set_user_configuration on {addr}, {CONNECTIONS} connections, {WARM_UP:?} warm-up, \
-         {MEASURE:?} measured"
+        "bench: set_user_configuration on {}, {CONNECTIONS} connections, {WARM_UP:?} warm-up, \
+         {MEASURE:?} measured",
+        addrs.join(" ")
     );
     let users = Arc::new(users.iter().map(request_parts).collect::<Vec<_>>());
     let next = Arc::new(AtomicUsize::new(0));
@@ -164,12 +166,12 @@ fn drive(addr: &str, users: &[User]) -> Result<Driven> {
     let measure_from = start + WARM_UP;
     let until = measure_from + MEASURE;
     let mut threads = Vec::new();
-    for _ in 0..CONNECTIONS {
+    for i in 0..CONNECTIONS {
         let (users, next, stop, addr) = (
             Arc::clone(&users),
             Arc::clone(&next),
             Arc::clone(&stop),
-            addr.to_owned(),
+            addrs[i % addrs.len().max(1)].clone(),
         );
         threads.push(std::thread::spawn(move || {
             client(&addr, &users, &next, &stop, measure_from, until)

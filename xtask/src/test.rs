@@ -105,14 +105,27 @@ impl Ctx {
     /// deleted. The tests about the SQLite file itself (`_sqlite_` in their names) are left out.
     fn api_on_postgres(&self) -> Result<Counts> {
         let cluster = tfa_testkit::pg::PgCluster::start();
-        let counts = run_counting(
+        let url = cluster.url("postgres");
+        let api = run_counting(
             self.cmd("cargo")
                 .args(["test", "-p", "tfa", "--all-features", "--test", "api"])
                 .args(["--", "--skip", "_sqlite_"])
-                .env("TFA_TEST_POSTGRES", cluster.url("postgres")),
+                .env("TFA_TEST_POSTGRES", &url),
+        );
+        // And every statement the store has, prepared on PostgreSQL (not only those the API
+        // tests happen to run).
+        let statements = run_counting(
+            self.cmd("cargo")
+                .args(["test", "-p", "tfa", "--all-features", "--lib"])
+                .arg("every_statement_prepares_on_postgres")
+                .env("TFA_TEST_POSTGRES", &url),
         );
         drop(cluster);
-        counts
+        let (api, statements) = (api?, statements?);
+        Ok(Counts {
+            passed: api.passed + statements.passed,
+            failed: api.failed + statements.failed,
+        })
     }
 
     /// Server-side crates in the wasm build would bloat the page or fail at run time in the
@@ -171,6 +184,12 @@ fn run_counting(cmd: &mut Command) -> Result<Counts> {
         .stdout(Stdio::piped());
     if let Some(dir) = cmd.get_current_dir() {
         sh.current_dir(dir);
+    }
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => sh.env(key, v),
+            None => sh.env_remove(key),
+        };
     }
     let mut child = sh.spawn()?;
     let mut counts = Counts::default();

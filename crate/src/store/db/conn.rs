@@ -24,6 +24,9 @@ pub(super) enum Conn<'c> {
 pub(super) trait PgRun {
     fn query(&self, sql: &str, params: &[&Pg<'_>]) -> Result<Vec<tokio_postgres::Row>, StoreError>;
     fn execute(&self, sql: &str, params: &[&Pg<'_>]) -> Result<u64, StoreError>;
+    /// Prepares `sql` without running it (the statement check of `plan.rs`).
+    #[cfg(test)]
+    fn prepare(&self, sql: &str) -> Result<(), StoreError>;
 }
 
 /// A PostgreSQL parameter.

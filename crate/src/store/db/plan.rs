@@ -93,3 +93,47 @@ fn a_full_scan_is_caught() {
         .unwrap();
     assert!(plan.starts_with("SCAN accounts"), "{plan}");
 }
+
+/// Every statement the store prepares is valid PostgreSQL too (with `TFA_TEST_POSTGRES` set, as
+/// `cargo xtask test` sets it for its PostgreSQL run; without it there is nothing to check).
+#[test]
+fn every_statement_prepares_on_postgres() {
+    let Some(url) = std::env::var("TFA_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("plan_{}", std::process::id());
+    tfa_testkit::pg::psql(&url, &[&format!("CREATE SCHEMA IF NOT EXISTS {schema}")]);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let options = super::postgres::Options {
+        url: format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+        pool: 1,
+        ca_file: None,
+    };
+    let store =
+        Store::open_database(&super::Database::Postgres(options), dir.path(), None).unwrap();
+    let (lookups, listings) = statements();
+    let bad: Vec<String> = store
+        .read(|r| {
+            let super::Conn::Postgres(pg) = r.conn else {
+                panic!("not PostgreSQL");
+            };
+            Ok::<_, crate::store::StoreError>(
+                lookups
+                    .iter()
+                    .chain(&listings)
+                    .filter_map(|sql| {
+                        pg.prepare(&super::conn::pg_sql(sql))
+                            .err()
+                            .map(|e| format!("{sql}\n    -> {e}"))
+                    })
+                    .collect(),
+            )
+        })
+        .unwrap();
+    assert!(bad.is_empty(), "not PostgreSQL:\n{}", bad.join("\n"));
+    tfa_testkit::pg::psql(&url, &[&format!("DROP SCHEMA {schema} CASCADE")]);
+}

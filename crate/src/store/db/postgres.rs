@@ -184,6 +184,12 @@ impl<C: GenericClient> PgRun for Trip<'_, C> {
             self.client.execute(&statement, params).await
         })?)
     }
+
+    #[cfg(test)]
+    fn prepare(&self, sql: &str) -> Result<(), StoreError> {
+        self.rt.block_on(self.client.prepare_cached(sql))?;
+        Ok(())
+    }
 }
 
 impl Postgres {

@@ -114,6 +114,8 @@ impl Writer<'_> {
         let mut bytes = Zeroizing::new(vec![0u8; PEPPER_BYTES]);
         getrandom::getrandom(&mut bytes)
             .map_err(|e| StoreError::Corrupt(format!("no randomness available: {e}")))?;
+        // Sealed under the key the store's check names, never one a rotation is replacing.
+        self.hold_key(false)?;
         let key = self.proven_key()?;
         self.store_pepper(&key.key, &bytes)?;
         Ok(bytes)

@@ -135,7 +135,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHEN substr(NEW.secret, 1, 3) <> 'v1:'
         BEGIN SELECT RAISE(ABORT, 'a TOTP secret must be stored encrypted'); END;",
     // 8: recovery codes, one row per unused code, kept only as a keyed hash (see
-    // store/sqlite/recovery.rs); a used code's row is deleted. A code only stands in for
+    // store/db/recovery.rs); a used code's row is deleted. A code only stands in for
     // the secret it was made with, so removing the 2FA config, by whatever path, removes
     // the codes in the same statement.
     "CREATE TABLE recovery_codes (

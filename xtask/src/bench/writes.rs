@@ -54,7 +54,7 @@ pub(super) fn bench_writes(ctx: &Ctx, table: &mut Table) -> Result {
     drop(serve()?);
     let users = seed_users(&data.join("tfa.sqlite3"), &tmp.0.join("users.txt"))?;
     let server = serve()?;
-    let tfa = drive(std::slice::from_ref(&server.addr), &users)?;
+    let tfa = drive(std::slice::from_ref(&server.addr), &users, false)?;
     drop(server);
     let peer = peer(&tmp.0.join("peer.sqlite3"))?;
 
@@ -152,8 +152,10 @@ pub(super) struct Driven {
 
 /// [`CONNECTIONS`] threads enroll users one at a time, each user once, for [`WARM_UP`] and
 /// then [`MEASURE`]; only the measured window's good answers count. With several addresses
-/// (instances of one store), connection `i` goes to address `i mod n`.
-pub(super) fn drive(addrs: &[String], users: &[User]) -> Result<Driven> {
+/// (instances of one store), connection `i` goes to address `i mod n`. `forwarded`: each
+/// connection speaks for a client address of its own in `X-Forwarded-For`, as a load balancer
+/// in front of instances started with `--trusted-proxy` does.
+pub(super) fn drive(addrs: &[String], users: &[User], forwarded: bool) -> Result<Driven> {
     println!(
         "bench: set_user_configuration on {}, {CONNECTIONS} connections, {WARM_UP:?} warm-up, \
          {MEASURE:?} measured",
@@ -173,8 +175,13 @@ pub(super) fn drive(addrs: &[String], users: &[User]) -> Result<Driven> {
             Arc::clone(&stop),
             addrs[i % addrs.len().max(1)].clone(),
         );
+        let extra = if forwarded {
+            format!("X-Forwarded-For: {}\r\n", client_address(i))
+        } else {
+            String::new()
+        };
         threads.push(std::thread::spawn(move || {
-            client(&addr, &users, &next, &stop, measure_from, until)
+            client(&addr, &extra, &users, &next, &stop, measure_from, until)
         }));
     }
     let mut lat = Vec::new();
@@ -234,6 +241,7 @@ struct ClientFigures {
 /// One connection's loop: the next unused user, its current code, one request, the answer.
 fn client(
     addr: &str,
+    extra_headers: &str,
     users: &[Parts],
     next: &AtomicUsize,
     stop: &AtomicBool,
@@ -254,7 +262,7 @@ fn client(
         };
         let code = tfa_testkit::code(secret, unix_now());
         let request = format!(
-            "GET {path}&tfa_token={code} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n\r\n"
+            "GET {path}&tfa_token={code} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n{extra_headers}\r\n"
         );
         let sent = Instant::now();
         let answer = match &mut conn {
@@ -290,6 +298,12 @@ fn client(
         }
     }
     figures
+}
+
+/// The client address connection `i` speaks for behind the emulated balancer (TEST-NET-2's
+/// neighbour 198.18.0.0/15, reserved for benchmarks).
+pub(super) fn client_address(i: usize) -> String {
+    format!("198.18.{}.{}", (i / 250) % 250, i % 250 + 1)
 }
 
 fn cut(s: &str, n: usize) -> String {

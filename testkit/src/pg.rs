@@ -23,6 +23,12 @@ pub struct PgCluster {
 impl PgCluster {
     /// `initdb` and `pg_ctl start`, waiting until it accepts connections.
     pub fn start() -> PgCluster {
+        PgCluster::start_with_tls(None)
+    }
+
+    /// As [`PgCluster::start`], serving TLS as well with this PEM certificate and key (`ssl=on`;
+    /// plain connections stay possible, so a client's `sslmode` decides).
+    pub fn start_with_tls(tls: Option<(&str, &str)>) -> PgCluster {
         let bin = pg_bin();
         let dir = tempfile::tempdir().expect("temp dir");
         if running_as_root() {
@@ -51,10 +57,34 @@ impl PgCluster {
             .expect("initdb");
         check(&out, "initdb");
         let port = free_port();
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {}",
             dir.path().display()
         );
+        if let Some((cert, key)) = tls {
+            let (cert_path, key_path) =
+                (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_path, cert).expect("write the certificate");
+            std::fs::write(&key_path, key).expect("write the key");
+            use std::os::unix::fs::PermissionsExt;
+            // PostgreSQL refuses a key others can read.
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod the key");
+            if running_as_root() {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&cert_path)
+                    .arg(&key_path)
+                    .status()
+                    .expect("chown");
+                assert!(status.success(), "chown the TLS files");
+            }
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert_path.display(),
+                key_path.display()
+            ));
+        }
         let out = as_server_user(&bin.join("pg_ctl"))
             .arg("-D")
             .arg(&data)

@@ -15,12 +15,18 @@ export const RECOVERY_MODULE = 'TfaRecoveryCodes';
 // cPanel puts the session in the path: /cpsessNNNNNNNNNN/... (ten digits).
 const CPSESS = /^(.*?\/cpsess\d{10}\/)/;
 
-/** A refusal to show as it is: the server's own errors, or why the server could not answer. */
+/**
+ * A refusal: the server's own errors, shown as they are (cPanel's English, as its API says
+ * them), or why the server could not answer, as a catalog key and its parameters (`key`,
+ * `params`: the element words it in the page's language; i18n.js).
+ */
 export class ApiError extends Error {
-  constructor(message, warnings = []) {
+  constructor(message, warnings = [], key = null, params = {}) {
     super(message);
     this.name = 'ApiError';
     this.warnings = warnings;
+    this.key = key;
+    this.params = params;
   }
 }
 
@@ -56,7 +62,7 @@ export async function callUapi(base, func, params = null, onDate = () => {}, mod
   try {
     res = await fetch(url, init);
   } catch (e) {
-    throw new ApiError(`The server could not be reached (${e.message}).`);
+    throw new ApiError(e.message, [], 'api.unreachable', { detail: e.message });
   }
   onDate(res.headers.get('Date'));
   const text = await res.text();
@@ -65,14 +71,16 @@ export async function callUapi(base, func, params = null, onDate = () => {}, mod
   if (!body || typeof body !== 'object') {
     // A proxy's error page or a login form: show its start rather than "invalid JSON".
     const detail = text.trim().slice(0, 200) || res.statusText;
-    throw new ApiError(`The server answered ${res.status}: ${detail}`);
+    throw new ApiError(detail, [], 'api.answered', { status: String(res.status), detail });
   }
   // cPanel's flat /execute/ envelope; also accept the wrapped CLI form.
   const result = body.result && typeof body.result === 'object' ? body.result : body;
   if (result.status !== 1) {
-    const errors = Array.isArray(result.errors) && result.errors.length
-      ? result.errors : [`The server answered ${res.status} without a reason.`];
-    throw new ApiError(errors.join('\n'), Array.isArray(result.warnings) ? result.warnings : []);
+    const warnings = Array.isArray(result.warnings) ? result.warnings : [];
+    if (!(Array.isArray(result.errors) && result.errors.length)) {
+      throw new ApiError('', warnings, 'api.no_reason', { status: String(res.status) });
+    }
+    throw new ApiError(result.errors.join('\n'), warnings);
   }
   return result.data ?? {};
 }

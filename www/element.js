@@ -1,13 +1,21 @@
 // <tfa-enrollment>: the views and their wiring. It draws and reacts; the UAPI calls are in
-// api.js, the markup in template.js, and every TOTP fact and computation (QR, codes, the local
-// check, the drift search and its sentence, the step length, the QR's module size) comes from
-// the wasm module in ./pkg, so the page and the server cannot disagree.
+// api.js, the markup in template.js, the words in locales/ (through i18n.js), and every TOTP
+// fact and computation (QR, codes, the local check, the drift search, the step length, the
+// QR's module size) comes from the wasm module in ./pkg, so the page and the server cannot
+// disagree; the drift hint is worded here, at the core's thresholds, in the page's language.
 //
 // Recovery codes are tfa's own (TfaRecoveryCodes, beyond cPanel): the page offers them only
 // where the server does, and on a real cPanel it looks and behaves as before.
+//
+// Every word comes from the locale's catalog (i18n.js): the language is the `locale` or `lang`
+// attribute, then the document's, then the browser's, then English; changing any of them
+// re-renders. Errors from the server stay as the server words them (cPanel's English). The
+// host page hears of every change through events that bubble out of the shadow root:
+// tfa-statechange, tfa-enabled, tfa-removed, tfa-recovery-codes and tfa-error.
 
 import init, * as tfa from './pkg/tfa.js';
-import { ApiError, RECOVERY_MODULE, apiBaseFor, callUapi, clockSkewSecs } from './api.js';
+import { RECOVERY_MODULE, apiBaseFor, callUapi, clockSkewSecs } from './api.js';
+import { LocalError, chooseLocale, loadMessages } from './i18n.js';
 import { TEMPLATE } from './template.js';
 
 // Started once, when the module loads; every use of `tfa` waits for it.
@@ -15,7 +23,11 @@ const wasmReady = init();
 
 // At this many recovery codes left or fewer, the status view warns.
 const RECOVERY_LOW = 2;
-const PLURAL = new Intl.PluralRules('en');
+// Below this many seconds a clock offset is said in seconds, from here on in whole minutes
+// (the core's MINUTES_FROM_SECS, which the server's drift sentence uses).
+const MINUTES_FROM_SECS = 120;
+// Languages whose sentences follow one another without a space.
+const NO_SPACE_BETWEEN_SENTENCES = ['ja', 'zh'];
 
 /** The recovery codes in an answer's data, or null when the server sent none (a real cPanel). */
 function recoveryCodesOf(data) {
@@ -24,10 +36,16 @@ function recoveryCodesOf(data) {
     ? codes : null;
 }
 
-/** "N recovery codes left.", in words a person reads aloud (English only for now). */
-export function recoveryCountSentence(n) {
-  if (n === 0) return 'No recovery codes left.';
-  return `${n} recovery ${PLURAL.select(n) === 'one' ? 'code' : 'codes'} left.`;
+/**
+ * The catalog key and count of the sentence for a code that matches `steps` TOTP steps of
+ * `stepSecs` away (positive: the code is for a later time), at the core's thresholds: seconds
+ * under 2 minutes, then whole minutes rounded to the nearest (half a minute rounds up).
+ */
+export function driftMessage(steps, stepSecs) {
+  const secs = Math.abs(steps) * stepSecs;
+  const side = steps > 0 ? 'ahead' : 'behind';
+  if (secs < MINUTES_FROM_SECS) return [`drift.${side}_seconds`, { n: secs }];
+  return [`drift.${side}_minutes`, { n: Math.floor(secs / 60) + (secs % 60 >= 30 ? 1 : 0) }];
 }
 
 /** The download's file name: letters, digits, dot, dash and underscore only, whatever the account. */
@@ -36,21 +54,26 @@ export function recoveryFileName(account) {
   return safe ? `recovery-codes-${safe}.txt` : 'recovery-codes.txt';
 }
 
-/** The text of the download (and of the printout): who, when, the codes, how to use them. */
-export function recoveryFileText({ codes, account, issuer }, now = new Date()) {
-  const whom = [account, issuer && `at ${issuer}`].filter(Boolean).join(' ');
-  return [
-    `Recovery codes${whom ? ` for ${whom}` : ''}`,
-    `Made on ${now.toISOString().slice(0, 10)}`,
-    '',
-    ...codes,
-    '',
-    'Each code works once, in place of a security code, if you lose your phone.',
-    '',
-  ].join('\r\n');
+/** The parts of the download (and of the printout), in `msg`'s words: title, date, note. */
+export function recoveryFileParts({ account, issuer }, msg, now = new Date()) {
+  const key = account && issuer ? 'file.title_both'
+    : account ? 'file.title_account' : issuer ? 'file.title_issuer' : 'file.title';
+  return {
+    title: msg.t(key, { account, issuer }),
+    made: msg.t('file.made', { date: now.toISOString().slice(0, 10) }),
+    note: msg.t('file.note'),
+  };
+}
+
+/** The text of the download: who, when, the codes, how to use them. */
+export function recoveryFileText(r, msg, now = new Date()) {
+  const { title, made, note } = recoveryFileParts(r, msg, now);
+  return [title, made, '', ...r.codes, '', note, ''].join('\r\n');
 }
 
 export class TfaEnrollment extends HTMLElement {
+  static get observedAttributes() { return ['lang', 'locale']; }
+
   constructor() {
     super();
     this.attachShadow({ mode: 'open' }).innerHTML = TEMPLATE;
@@ -64,6 +87,20 @@ export class TfaEnrollment extends HTMLElement {
     // answer has the issuer but not the account name).
     this.identity = { account: '', issuer: '' };
     this.timer = null;
+    // The words (i18n.js Messages) and what the dynamic texts were made from, so that a change
+    // of language re-words them: the status line's key, the alert's error, the clock offset,
+    // the status answer, the recovery codes left, the countdown's seconds.
+    this.msg = null;
+    this.said = null;
+    this.alertError = null;
+    this.clockSkew = null;
+    this.statusData = null;
+    this.recoveryLeft = null;
+    this.secondsLeft = null;
+    this.localeRun = 0;
+    this.localeReady = null;
+    this.onLanguageChange = () => { this.localize(); };
+    this.langObserver = null;
     this.shadowRoot.addEventListener('click', (e) => this.onClick(e));
     this.refs.form.addEventListener('submit', (e) => { e.preventDefault(); this.confirm(); });
     this.refs.regenForm.addEventListener('submit', (e) => {
@@ -76,13 +113,110 @@ export class TfaEnrollment extends HTMLElement {
   }
 
   connectedCallback() {
-    this.apiBase = apiBaseFor(this);
+    // The document's language and the browser's languages are sources of the locale too.
+    window.addEventListener('languagechange', this.onLanguageChange);
+    if (typeof MutationObserver === 'function') {
+      this.langObserver = new MutationObserver(this.onLanguageChange);
+      this.langObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });
+    }
+    this.localeReady = this.localize();
+    if (!this.hasAttribute('state')) this.show('loading');
     this.load();
+  }
+
+  attributeChangedCallback(name, previous, value) {
+    if (previous !== value && this.isConnected) this.localize();
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /** The view showing: loading, error, status, setup, recovery or done (read-only). */
+  get state() {
+    return this.getAttribute('state') ?? 'loading';
+  }
+
+  /** The locale in use (a catalog's name: en, ar, de, es, fr, ja); setting it sets `locale`. */
+  get locale() {
+    return this.msg ? this.msg.locale : chooseLocale(this);
+  }
+
+  set locale(value) {
+    if (value == null || value === '') this.removeAttribute('locale');
+    else this.setAttribute('locale', String(value));
+  }
+
+  /** The UAPI base (the prefix before execute/): `api-base`, else from the page's location. */
+  get apiBase() {
+    return apiBaseFor(this);
+  }
+
+  set apiBase(value) {
+    if (value == null || value === '') this.removeAttribute('api-base');
+    else this.setAttribute('api-base', String(value));
+  }
+
+  /** Dispatches a CustomEvent that bubbles out of the shadow root to the host page. */
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+
+  // ------------------------------------------------------------------ words
+
+  /** Loads the chosen locale's words and re-renders every text (the latest choice wins). */
+  async localize() {
+    const run = ++this.localeRun;
+    const msg = await loadMessages(chooseLocale(this));
+    if (run !== this.localeRun) return;
+    this.msg = msg;
+    this.render();
+  }
+
+  /** The text of a catalog key in the current locale. */
+  t(key, params = {}) {
+    return this.msg ? this.msg.t(key, params) : '';
+  }
+
+  /** Sentences one after the other, as the language writes them. */
+  sentences(parts) {
+    const lang = this.msg ? this.msg.lang : 'en';
+    return parts.join(NO_SPACE_BETWEEN_SENTENCES.includes(lang) ? '' : ' ');
+  }
+
+  /** An error's words: the page's own from the catalog, the server's as they are. */
+  errorText(error) {
+    if (error && error.key) {
+      return this.sentences([[error.key, error.params], ...(error.more ?? [])]
+        .map(([key, params]) => this.t(key, params)));
+    }
+    return error instanceof Error ? error.message : String(error);
+  }
+
+  /** Every text of the element, in the current locale. */
+  render() {
+    if (!this.msg) return;
+    const card = this.refs.card;
+    card.setAttribute('lang', this.msg.lang);
+    card.setAttribute('dir', this.msg.dir);
+    for (const el of this.shadowRoot.querySelectorAll('[data-i18n]')) el.textContent = this.t(el.dataset.i18n);
+    for (const el of this.shadowRoot.querySelectorAll('[data-i18n-label]')) {
+      el.setAttribute('aria-label', this.t(el.dataset.i18nLabel));
+    }
+    this.refs.status.textContent = this.said ? this.t(this.said.key, this.said.params) : '';
+    if (this.alertError) this.renderAlert();
+    this.renderClock();
+    this.renderStatus();
+    this.renderRecoveryCount();
+    this.renderCountdown();
+    if (this.config) {
+      const { account, issuer } = this.config;
+      this.refs.qr.setAttribute('aria-label', this.t('setup.qr_label', { account, issuer }));
+    }
   }
 
   /** The first status request; a failure leaves a way to try again. */
   async load() {
     try {
+      await this.localeReady;
       await this.refresh();
     } catch (e) {
       this.show('error');
@@ -91,6 +225,9 @@ export class TfaEnrollment extends HTMLElement {
   }
 
   disconnectedCallback() {
+    window.removeEventListener('languagechange', this.onLanguageChange);
+    if (this.langObserver) this.langObserver.disconnect();
+    this.langObserver = null;
     this.stopCountdown();
     this.dropRecoveryCodes();
   }
@@ -107,14 +244,23 @@ export class TfaEnrollment extends HTMLElement {
   checkClock(dateHeader) {
     const diff = clockSkewSecs(dateHeader);
     if (diff === null) return;
+    // Called once the wasm module is ready (every answer is read after it).
+    this.clockSkew = Math.abs(diff) > tfa.clockToleranceSecs() ? diff : null;
+    this.renderClock();
+  }
+
+  renderClock() {
     const el = this.refs.clockWarning;
-    if (Math.abs(diff) > tfa.clockToleranceSecs()) {
-      el.textContent = `This computer’s clock is ${Math.abs(diff)} seconds ${diff > 0 ? 'ahead of' : 'behind'} the server’s. `
-        + 'Codes are time-based, so set both to automatic (network) time if codes are refused.';
-      el.hidden = false;
-    } else {
+    const diff = this.clockSkew;
+    if (diff === null) {
       el.hidden = true;
+      return;
     }
+    el.textContent = this.sentences([
+      this.t(diff > 0 ? 'clock.ahead' : 'clock.behind', { n: Math.abs(diff) }),
+      this.t('clock.advice'),
+    ]);
+    el.hidden = false;
   }
 
   // ------------------------------------------------------------------ views
@@ -126,22 +272,34 @@ export class TfaEnrollment extends HTMLElement {
     // Messages sit where the eye is: at the top of the view's own message slot.
     const slot = this.shadowRoot.querySelector(`[data-view="${view}"] [data-slot="messages"]`);
     if (slot && this.refs.messages.parentElement !== slot) slot.append(this.refs.messages);
+    const previous = this.getAttribute('state');
     this.setAttribute('state', view);
+    if (previous !== view) this.emit('tfa-statechange', { state: view, previous });
   }
 
-  say(message) {
-    this.refs.status.textContent = message;
+  /** The status line: a catalog key (and its parameters), or nothing. */
+  say(key = null, params = {}) {
+    this.said = key ? { key, params } : null;
+    this.refs.status.textContent = key ? this.t(key, params) : '';
   }
 
   fail(error) {
-    const a = this.refs.alert;
-    a.textContent = error instanceof Error ? error.message : String(error);
-    const hints = error && Array.isArray(error.warnings) ? error.warnings : [];
-    if (hints.length) a.textContent += `\n${hints.join('\n')}`;
-    a.hidden = false;
+    this.alertError = error;
+    const { message, warnings } = this.renderAlert();
+    this.refs.alert.hidden = false;
+    this.emit('tfa-error', { message, warnings });
+  }
+
+  renderAlert() {
+    const error = this.alertError;
+    const message = this.errorText(error);
+    const warnings = error && Array.isArray(error.warnings) ? error.warnings.map(String) : [];
+    this.refs.alert.textContent = [message, ...warnings].join('\n');
+    return { message, warnings };
   }
 
   clearAlert() {
+    this.alertError = null;
     this.refs.alert.hidden = true;
     this.refs.alert.textContent = '';
   }
@@ -150,15 +308,17 @@ export class TfaEnrollment extends HTMLElement {
     this.shadowRoot.getElementById('tfa-title').focus();
   }
 
-  async refresh(message = '') {
+  /**
+   * Asks the server for the status and shows it; `messageKey` is a catalog key to say there.
+   * Public (`el.refresh()`): rejects when the server cannot be asked.
+   */
+  async refresh(messageKey = null) {
     await wasmReady;
+    await this.localeReady;
     const data = await this.call('get_user_configuration');
     const enabled = Number(data.is_enabled) === 1;
-    const issuer = data.issuer ? ` (issuer “${data.issuer}”)` : '';
-    this.refs.stateText.textContent = enabled
-      ? `Two-factor authentication is enabled${issuer}.`
-      : 'Two-factor authentication is not set up for your account.';
-    this.refs.stateText.className = `state ${enabled ? 'on' : 'off'}`;
+    this.statusData = { enabled, issuer: data.issuer ? String(data.issuer) : '' };
+    this.renderStatus();
     this.refs.enabledActions.hidden = !enabled;
     this.refs.disabledActions.hidden = enabled;
     this.refs.removeConfirm.hidden = true;
@@ -168,7 +328,16 @@ export class TfaEnrollment extends HTMLElement {
     // Before showing the view, so that it does not jump when the count arrives.
     if (enabled) await this.loadRecoveryStatus();
     this.show('status');
-    this.say(message);
+    this.say(typeof messageKey === 'string' ? messageKey : null);
+  }
+
+  renderStatus() {
+    const s = this.statusData;
+    if (!s) return;
+    let text = this.t('status.off');
+    if (s.enabled) text = s.issuer ? this.t('status.enabled_issuer', { issuer: s.issuer }) : this.t('status.enabled');
+    this.refs.stateText.textContent = text;
+    this.refs.stateText.className = `state ${s.enabled ? 'on' : 'off'}`;
   }
 
   /**
@@ -184,14 +353,19 @@ export class TfaEnrollment extends HTMLElement {
     }
     const remaining = Number(data.remaining);
     if (!Number.isInteger(remaining) || remaining < 0) return;
-    this.refs.recoveryCount.textContent = recoveryCountSentence(remaining);
+    this.recoveryLeft = remaining;
+    this.renderRecoveryCount();
+    this.refs.recoveryStatus.hidden = false;
+  }
+
+  renderRecoveryCount() {
+    const n = this.recoveryLeft;
+    if (n === null) return;
+    this.refs.recoveryCount.textContent = this.t('codes.left', { n });
     const low = this.refs.recoveryLow;
     // In words, not only in the warning's colour.
-    low.textContent = remaining === 0
-      ? 'Warning: you have no recovery codes left. Make new ones, so that losing your phone does not lock you out.'
-      : `Warning: only ${remaining} left. Make new recovery codes before you run out.`;
-    low.hidden = remaining > RECOVERY_LOW;
-    this.refs.recoveryStatus.hidden = false;
+    low.textContent = n === 0 ? this.t('codes.none_warning') : this.t('codes.low_warning', { n });
+    low.hidden = n > RECOVERY_LOW;
   }
 
   async onClick(e) {
@@ -214,11 +388,11 @@ export class TfaEnrollment extends HTMLElement {
           this.refs.removeConfirm.hidden = true;
           this.shadowRoot.querySelector('[data-action="ask-remove"]').focus();
           break;
-        case 'remove': await this.remove(); break;
+        case 'remove': await this.removeTfa(); break;
         case 'cancel-setup':
           this.stopCountdown();
           this.config = null;
-          await this.refresh('Set-up cancelled; nothing was changed.');
+          await this.refresh('status.cancelled');
           this.focusTitle();
           break;
         case 'copy': await this.copyKey(); break;
@@ -254,7 +428,7 @@ export class TfaEnrollment extends HTMLElement {
     // The QR carries the URI's secret and the page sends `secret`: if they differed, the app's
     // codes could never be confirmed (cPanel's own doc sample has this mistake).
     if (typeof secret !== 'string' || parsed.secret !== secret.toUpperCase()) {
-      throw new ApiError('The server returned an otpauth URI whose secret differs from its “secret” field; set-up cannot work. Please report this to your administrator.');
+      throw new LocalError('setup.secret_mismatch');
     }
     this.config = { secret, account: parsed.account, issuer: parsed.issuer ?? '' };
     this.identity = { account: this.config.account, issuer: this.config.issuer };
@@ -271,7 +445,7 @@ export class TfaEnrollment extends HTMLElement {
     svgEl.setAttribute('aria-hidden', 'true');
     svgEl.setAttribute('focusable', 'false');
     // The text alternative of the QR is the manual key (under "Can't scan it?").
-    qr.setAttribute('aria-label', `QR code for ${this.config.account} at ${this.config.issuer}`);
+    qr.setAttribute('aria-label', this.t('setup.qr_label', this.config));
     qr.setAttribute('aria-describedby', 'tfa-manual-key');
 
     this.refs.account.textContent = this.config.account;
@@ -283,7 +457,7 @@ export class TfaEnrollment extends HTMLElement {
     this.refs.manual.open = false;
     this.show('setup');
     this.startCountdown();
-    this.say('');
+    this.say();
     this.refs.code.focus();
   }
 
@@ -293,7 +467,8 @@ export class TfaEnrollment extends HTMLElement {
       if (!this.config) return;
       const now = tfa.nowSecs();
       const { secondsLeft } = tfa.currentCode(this.config.secret, now);
-      this.refs.countdown.textContent = `New code in ${secondsLeft} s`;
+      this.secondsLeft = secondsLeft;
+      this.renderCountdown();
       this.refs.bar.style.width = `${(secondsLeft / tfa.stepSecs()) * 100}%`;
     };
     tick();
@@ -303,6 +478,12 @@ export class TfaEnrollment extends HTMLElement {
   stopCountdown() {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.secondsLeft = null;
+  }
+
+  renderCountdown() {
+    const n = this.secondsLeft;
+    this.refs.countdown.textContent = n === null ? '' : this.t('setup.countdown', { n });
   }
 
   async copyKey() {
@@ -310,7 +491,7 @@ export class TfaEnrollment extends HTMLElement {
     try {
       if (!navigator.clipboard) throw new Error('no clipboard');
       await navigator.clipboard.writeText(key);
-      this.say('The key was copied to the clipboard.');
+      this.say('setup.key_copied');
     } catch {
       // Select the key so that Ctrl+C / Cmd+C works.
       const range = document.createRange();
@@ -319,7 +500,7 @@ export class TfaEnrollment extends HTMLElement {
       const sel = this.shadowRoot.getSelection?.() ?? window.getSelection();
       sel.removeAllRanges();
       sel.addRange(range);
-      this.fail(new Error('Your browser did not allow copying. The key is selected: press Ctrl+C (or ⌘C) to copy it, without the spaces if your app refuses them.'));
+      this.fail(new LocalError('setup.copy_refused'));
     }
   }
 
@@ -333,7 +514,7 @@ export class TfaEnrollment extends HTMLElement {
     const now = tfa.nowSecs();
     const verdict = tfa.verifyCode(secret, token, now);
     if (!verdict.ok && verdict.reason === 'malformed') {
-      this.fail(new Error(verdict.message));
+      this.fail(new LocalError(token ? 'setup.code_malformed' : 'setup.code_empty'));
       this.refs.code.focus();
       return;
     }
@@ -342,8 +523,10 @@ export class TfaEnrollment extends HTMLElement {
       // anyway, so say why here and send nothing.
       const drift = tfa.findDrift(secret, token, now);
       if (drift != null && Math.abs(drift) > tfa.windowSteps()) {
-        // The core's sentence, word for word what the server says for the same code.
-        this.fail(new Error(`${tfa.driftSentence(drift)} Nothing was sent.`));
+        // The core's thresholds (what the server says for the same code), in the page's words.
+        const e = new LocalError(...driftMessage(drift, tfa.stepSecs()));
+        e.more = [['drift.advice', {}], ['drift.not_sent', {}]];
+        this.fail(e);
         this.refs.code.select();
         return;
       }
@@ -359,6 +542,8 @@ export class TfaEnrollment extends HTMLElement {
       const codes = recoveryCodesOf(data);
       this.refs.doneWithCodes.hidden = !codes;
       this.refs.doneWithoutCodes.hidden = !!codes;
+      this.emit('tfa-enabled', { account, issuer, recoveryCodes: codes ? codes.length : 0 });
+      if (codes) this.emit('tfa-recovery-codes', { count: codes.length });
       if (codes) {
         // tfa's server sends the codes; they must be saved before "done".
         this.showRecovery({ codes, account, issuer, then: 'done' });
@@ -376,7 +561,7 @@ export class TfaEnrollment extends HTMLElement {
 
   showDone() {
     this.show('done');
-    this.say('');
+    this.say();
     this.refs.doneText.focus();
   }
 
@@ -395,7 +580,7 @@ export class TfaEnrollment extends HTMLElement {
     }
     this.show('recovery');
     this.recovery = { codes: [...codes], account, issuer, then, url: null };
-    this.say('');
+    this.say();
     this.refs.recoveryTitle.focus();
   }
 
@@ -416,7 +601,7 @@ export class TfaEnrollment extends HTMLElement {
     if (r.then === 'done') {
       this.showDone();
     } else {
-      await this.refresh('New recovery codes were made; the old ones no longer work.');
+      await this.refresh('codes.made');
       this.focusTitle();
     }
   }
@@ -437,10 +622,10 @@ export class TfaEnrollment extends HTMLElement {
       if (!navigator.clipboard) throw new Error('no clipboard');
       await navigator.clipboard.writeText(r.codes.join('\n'));
       this.clearAlert();
-      this.say('The recovery codes were copied to the clipboard.');
+      this.say('recovery.copied');
     } catch {
       this.selectCodes();
-      this.fail(new Error('Your browser did not allow copying. The codes are selected: press Ctrl+C (or ⌘C) to copy them.'));
+      this.fail(new LocalError('recovery.copy_refused'));
     }
   }
 
@@ -449,7 +634,7 @@ export class TfaEnrollment extends HTMLElement {
     const r = this.recovery;
     if (!r) return;
     const name = recoveryFileName(r.account);
-    const blob = new Blob([recoveryFileText(r)], { type: 'text/plain;charset=utf-8' });
+    const blob = new Blob([recoveryFileText(r, this.msg)], { type: 'text/plain;charset=utf-8' });
     if (r.url) URL.revokeObjectURL(r.url);
     r.url = URL.createObjectURL(blob);
     const a = document.createElement('a');
@@ -459,7 +644,7 @@ export class TfaEnrollment extends HTMLElement {
     this.shadowRoot.append(a);
     a.click();
     a.remove();
-    this.say(`The recovery codes were downloaded as ${name}.`);
+    this.say('recovery.downloaded', { file: name });
   }
 
   /**
@@ -476,15 +661,16 @@ export class TfaEnrollment extends HTMLElement {
       w = null;
     }
     if (!w) {
-      this.fail(new Error('Your browser blocked the print window. Use Download or Copy instead, or allow pop-ups for this page.'));
+      this.fail(new LocalError('recovery.print_blocked'));
       return;
     }
     // Built node by node: the about:blank window shares this page's Content-Security-Policy,
     // and the browser's default styles (monospace <code>) are all a printout needs.
     const d = w.document;
-    d.documentElement.lang = 'en';
-    d.title = 'Recovery codes';
-    const [title, made, , ...rest] = recoveryFileText(r).split('\r\n');
+    d.documentElement.lang = this.msg.lang;
+    d.documentElement.dir = this.msg.dir;
+    const { title, made, note: noteText } = recoveryFileParts(r, this.msg);
+    d.title = this.t('file.title');
     const h1 = d.createElement('h1');
     h1.textContent = title;
     const p = d.createElement('p');
@@ -499,7 +685,7 @@ export class TfaEnrollment extends HTMLElement {
       ol.append(li);
     }
     const note = d.createElement('p');
-    note.textContent = rest.find((line) => line.startsWith('Each code')) ?? '';
+    note.textContent = noteText;
     d.body.replaceChildren(h1, p, ol, note);
     w.addEventListener('afterprint', () => w.close());
     w.focus();
@@ -512,7 +698,7 @@ export class TfaEnrollment extends HTMLElement {
     await wasmReady;
     const token = tfa.cleanToken(this.refs.regenCode.value);
     if (!token) {
-      this.fail(new Error('Enter the six-digit code your authenticator app shows now.'));
+      this.fail(new LocalError('codes.enter_code'));
       this.refs.regenCode.focus();
       return;
     }
@@ -521,7 +707,8 @@ export class TfaEnrollment extends HTMLElement {
     try {
       const data = await this.call('regenerate', { tfa_token: token }, RECOVERY_MODULE);
       const codes = recoveryCodesOf(data);
-      if (!codes) throw new ApiError('The server answered without the new recovery codes. Please report this to your administrator.');
+      if (!codes) throw new LocalError('codes.none_sent');
+      this.emit('tfa-recovery-codes', { count: codes.length });
       this.refs.regenForm.hidden = true;
       this.refs.regenCode.value = '';
       this.showRecovery({ codes, ...this.identity, then: 'status' });
@@ -533,10 +720,12 @@ export class TfaEnrollment extends HTMLElement {
     }
   }
 
-  async remove() {
+  /** Removes 2FA. Not `remove()`: that is the DOM's (a host detaching the element). */
+  async removeTfa() {
     // An empty parameter set still makes it a POST: it changes state.
     await this.call('remove_user_configuration', {});
-    await this.refresh('Two-factor authentication was removed.');
+    this.emit('tfa-removed', {});
+    await this.refresh('status.removed');
     this.focusTitle();
   }
 }

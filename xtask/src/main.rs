@@ -7,6 +7,8 @@
 //!   quick when nothing is missing.
 //! - `build-www`: builds the wasm package into www/pkg (installing only the build's tools, as
 //!   `serve` and `size` do).
+//! - `plugin`: the page as a cPanel plugin for the Jupiter theme, target/plugin/*.tar.gz.
+//! - `npm`: the element as an npm package, target/npm/package/ and target/npm/*.tgz.
 //! - `serve [ARGS...]`: the main job: set-up, page, then `tfa serve` on 127.0.0.1.
 //! - `test`: every tier: hygiene (fmt, clippy on both targets, the wasm dependency tree),
 //!   unit, API, end to end, and the browser tests in headless Chromium.
@@ -15,10 +17,12 @@
 //!   table of measure, tfa, peer and ratio (see bench.rs); never part of `test`.
 //!
 //! One module per job: setup.rs (installs), build.rs (page, serve, size), test.rs (the tiers
-//! and their tally), bench.rs (benchmarks). This file only dispatches and holds [`Ctx`].
+//! and their tally), bench.rs (benchmarks),
+//! package.rs (the cPanel plugin and the npm package). This file only dispatches and holds [`Ctx`].
 
 mod bench;
 mod build;
+mod package;
 mod setup;
 mod test;
 
@@ -74,7 +78,9 @@ struct SizeCfg {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask <setup|build-www|serve [tfa serve args]|test|size|bench [NAME]>\n\
+    "usage: cargo xtask <setup|build-www|plugin|npm|serve [tfa serve args]|test|size|bench [NAME]>\n\
+    \n  plugin  the page as a cPanel (Jupiter) plugin: target/plugin/tfa-cpanel-plugin-*.tar.gz\
+    \n  npm     the element as an npm package: target/npm/package/ and target/npm/tfa-enrollment-*.tgz\
     \n  serve   build the page and run the tfa server on 127.0.0.1\
     \n  test    run every test tier (installs what is missing first)\
     \n  size    the release wasm + JS glue, raw and gzipped\
@@ -89,6 +95,8 @@ fn main() -> ExitCode {
     let result = match cmd {
         "setup" => Ctx::new().and_then(|c| c.setup()),
         "build-www" => Ctx::new().and_then(|c| c.setup_build().and_then(|_| c.build_www())),
+        "plugin" => Ctx::new().and_then(|c| c.plugin()),
+        "npm" => Ctx::new().and_then(|c| c.npm()),
         "serve" => Ctx::new().and_then(|c| c.serve(rest)),
         "test" => Ctx::new().and_then(|c| c.test()),
         "size" => Ctx::new().and_then(|c| c.size()),

@@ -34,6 +34,10 @@ impl Ctx {
         self.ensure_cargo_tool("geckodriver", "geckodriver", GECKODRIVER)?;
         self.ensure_apt(APT)?;
         self.ensure_npm("tests", "node_modules/axe-core/axe.min.js")?;
+        // esbuild and TypeScript, pinned in xtask/package.json: the npm package's test bundles
+        // the element and type-checks a use of its declarations.
+        self.ensure_npm("xtask", "node_modules/.bin/esbuild")?;
+        self.ensure_npm("xtask", "node_modules/.bin/tsc")?;
         self.ensure_webdriver_json()
     }
 

@@ -60,6 +60,10 @@ impl Ctx {
 
         section("page: build www/pkg (release)");
         self.build_www()?;
+        section(
+            "packages: the cPanel plugin and the npm package (the end-to-end tier installs both)",
+        );
+        self.packages()?;
 
         section("tier: unit, QR and API tests (native)");
         tally.add(

@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// The enrollment page's directory (default: ./www if it exists).
     #[arg(long)]
     pub www: Option<PathBuf>,
+    /// A directory laid out as cPanel's `base/frontend` (DIR/jupiter/<plugin dir>/…, e.g. the
+    /// unpacked `cargo xtask plugin` tarball), served at `/cpsessNNNNNNNNNN/frontend/…` only
+    /// to the logged-in session whose cpsess it is, as cPanel serves an installed plugin.
+    #[arg(long, env = "TFA_FRONTEND")]
+    pub frontend: Option<PathBuf>,
     /// Seconds a client has to send a complete request head, from connecting (or from the
     /// end of its last response).
     #[arg(long, env = "TFA_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -25,6 +25,15 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
             return Err(usage(format!("--www {}: not a directory", dir.display())));
         }
     }
+    if let Some(dir) = &args.frontend {
+        if !dir.is_dir() {
+            return Err(usage(format!(
+                "--frontend {}: not a directory",
+                dir.display()
+            )));
+        }
+        tracing::info!(frontend = %dir.display(), "serving cPanel theme files at /cpsess…/frontend/");
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -66,7 +75,8 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
         .with_password_limits(password_limits)
         .with_hasher(hasher)
         .with_secure(tls.is_some())
-        .with_trusted_proxies(args.trusted_proxies.clone());
+        .with_trusted_proxies(args.trusted_proxies.clone())
+        .with_frontend(args.frontend.clone());
     server::run(
         listener,
         state,

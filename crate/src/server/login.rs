@@ -16,10 +16,12 @@
 //! "reason":…}`. The session cookie is HttpOnly and SameSite=Strict.
 //!
 //! The page is `www/login.html` (both steps, in marked sections), built into the binary so the
-//! server logs in without `--www`. Never logs the password, the code or the cookie.
+//! server logs in without `--www`. Its words come from the page's catalogs ([`i18n`]), in the
+//! language of `?locale=`, else of `Accept-Language`, else English; a refusal's reason stays
+//! cPanel's English. Never logs the password, the code or the cookie.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -30,13 +32,48 @@ use super::auth::{
     PasswordUse, SESSION_COOKIE, SESSION_SECS,
 };
 use super::error::{failure_status, with_retry_after, ApiError};
+use super::i18n::{self, Catalog};
 use super::request::{client_ip, read_input};
 use super::router::no_store;
 use super::{ops, AppState};
 use crate::store::{AuditKind, Session};
 
-/// Both steps of the login page; `<!--notice-->` is where refusals go.
+/// Both steps of the login page; `<!--notice-->` is where refusals go, `{{key}}` the words.
 const FORM: &str = include_str!("../../../www/login.html");
+
+/// The language of a login page: its catalog, and whether `?locale=` chose it (the forms then
+/// post back to `/login?locale=…`, so the next step speaks it too).
+#[derive(Clone, Copy)]
+struct Lang {
+    catalog: &'static Catalog,
+    from_query: bool,
+}
+
+impl Lang {
+    fn of(uri: &Uri, headers: &HeaderMap) -> Lang {
+        let (catalog, from_query) = i18n::for_request(uri.query(), headers);
+        Lang {
+            catalog,
+            from_query,
+        }
+    }
+
+    fn english() -> Lang {
+        Lang {
+            catalog: i18n::english(),
+            from_query: false,
+        }
+    }
+
+    /// Where the forms post.
+    fn action(self) -> String {
+        if self.from_query {
+            format!("/login?locale={}", self.catalog.locale)
+        } else {
+            "/login".to_owned()
+        }
+    }
+}
 
 /// Which step of the login a page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,13 +112,13 @@ enum Outcome {
 }
 
 /// `GET /login`: the password step, or the code step for a live pending session's cookie.
-pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let step = match pending_cookie(&state, &headers) {
         Ok(true) => Step::Code,
         Ok(false) => Step::Password,
         Err(e) => return e.into_response(),
     };
-    form(step, StatusCode::OK, None)
+    form(Lang::of(&uri, &headers), step, StatusCode::OK, None)
 }
 
 /// Does the request carry the cookie of a live pending session? One read trip.
@@ -113,9 +150,10 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
 
 /// What an API call in a pending session gets (unless it asks for JSON only): the
 /// security-code page, `200 OK` as cPanel serves it, whose `tfa_login_form` is what
-/// cPanel's clients (cPanel::PublicAPI among them) look for in an answer.
+/// cPanel's clients (cPanel::PublicAPI among them) look for in an answer. In English, like
+/// the API's own answers.
 pub fn security_code_page() -> Response {
-    form(Step::Code, StatusCode::OK, None)
+    form(Lang::english(), Step::Code, StatusCode::OK, None)
 }
 
 /// `GET /logout`: ends the session and goes back to the form.
@@ -144,20 +182,23 @@ fn login_only(req: &Request) -> bool {
 /// `POST /login` (and `/login/`).
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let json = login_only(&req);
+    let lang = Lang::of(req.uri(), req.headers());
     // A form posted from another site's page must not start a session (login CSRF): refused
     // before the body, the password or the store is looked at.
     if super::router::is_cross_site(req.headers(), req.uri()) {
-        return refusal(json, Step::Password, ApiError::CrossSiteLogin);
+        return refusal(lang, json, Step::Password, ApiError::CrossSiteLogin);
     }
     let ip = client_ip(&req);
     match login(&state, &ip, req).await {
-        Ok(outcome) => answer(json, outcome).unwrap_or_else(|e| refusal(json, Step::Password, e)),
-        Err((step, e)) => refusal(json, step, e),
+        Ok(outcome) => {
+            answer(lang, json, outcome).unwrap_or_else(|e| refusal(lang, json, Step::Password, e))
+        }
+        Err((step, e)) => refusal(lang, json, step, e),
     }
 }
 
 /// The answer to a login that went through.
-fn answer(json: bool, outcome: Outcome) -> Result<Response, ApiError> {
+fn answer(lang: Lang, json: bool, outcome: Outcome) -> Result<Response, ApiError> {
     let (resp, cookie, max_age) = match outcome {
         Outcome::LoggedIn {
             cookie,
@@ -178,7 +219,7 @@ fn answer(json: bool, outcome: Outcome) -> Result<Response, ApiError> {
             } else if let Some(left) = recovery_left {
                 // The person must learn that a code is gone (and how many are left) before
                 // going on, so not a bare redirect.
-                recovered_page(left, &cpsess)
+                recovered_page(lang, left, &cpsess)
             } else {
                 // 302, not 303: clients (HTTP::Tiny, LWP) do not follow a 302 after a POST,
                 // so a script reads the token from `Location`, as cPanel's clients do.
@@ -195,7 +236,7 @@ fn answer(json: bool, outcome: Outcome) -> Result<Response, ApiError> {
                 let e = ApiError::NoCode;
                 (status_at_login(&e), Json(login_json(&e))).into_response()
             } else {
-                security_code_page()
+                form(lang, Step::Code, StatusCode::OK, None)
             };
             (resp, Some(cookie), PENDING_SECS)
         }
@@ -236,14 +277,14 @@ fn login_json(e: &ApiError) -> Value {
 
 /// A refused login: the page at `step` with the reason (and hints), or the JSON of
 /// `login_only=1`. A lockout or a full hashing queue says when to come back.
-fn refusal(json: bool, step: Step, e: ApiError) -> Response {
+fn refusal(lang: Lang, json: bool, step: Step, e: ApiError) -> Response {
     let status = status_at_login(&e);
     let resp = if json {
         no_store((status, Json(login_json(&e))).into_response())
     } else {
         let mut lines = vec![e.reason()];
         lines.extend(e.warnings());
-        form(step, status, Some(&lines))
+        form(lang, step, status, Some(&lines))
     };
     with_retry_after(resp, e.retry_after())
 }
@@ -409,7 +450,7 @@ fn without_section(html: &str, name: &str) -> String {
     }
 }
 
-fn form(step: Step, status: StatusCode, messages: Option<&[String]>) -> Response {
+fn form(lang: Lang, step: Step, status: StatusCode, messages: Option<&[String]>) -> Response {
     let notice = messages
         .map(|lines| {
             let items: String = lines
@@ -422,33 +463,67 @@ fn form(step: Step, status: StatusCode, messages: Option<&[String]>) -> Response
     no_store(
         (
             status,
-            Html(page_for(step).replacen("<!--notice-->", &notice, 1)),
+            Html(page_for(lang, step).replacen("<!--notice-->", &notice, 1)),
         )
             .into_response(),
     )
 }
 
-/// [`FORM`] with only the section of `step`.
-fn page_for(step: Step) -> String {
-    [Step::Password, Step::Code, Step::Recovered]
+/// [`FORM`] with only the section of `step`, in `lang`'s words.
+fn page_for(lang: Lang, step: Step) -> String {
+    let page = [Step::Password, Step::Code, Step::Recovered]
         .into_iter()
         .filter(|s| *s != step)
         .fold(FORM.to_owned(), |page, other| {
             without_section(&page, other.section())
-        })
+        });
+    localize(&page, lang)
 }
+
+/// Replaces each `{{key}}` of `html` with the catalog's text (escaped), and `{{lang}}`,
+/// `{{dir}}`, `{{action}}` with the page's language, direction and form target.
+fn localize(html: &str, lang: Lang) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 2);
+    let mut rest = html;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let key = &after[..end];
+        let text = match key {
+            "lang" => lang.catalog.lang(),
+            "dir" => lang.catalog.dir().to_owned(),
+            "action" => lang.action(),
+            key => lang.catalog.t(key),
+        };
+        out.push_str(&escape(&text));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// At this many recovery codes left or fewer, the page after a recovery-code login warns
+/// (as the enrollment page's status does).
+const RECOVERY_LOW: usize = 2;
 
 /// The page after a login with a recovery code: how many codes are left (a warning when few
 /// are) and the link on to the session, `200 OK`.
-fn recovered_page(left: usize, cpsess: &str) -> Response {
+fn recovered_page(lang: Lang, left: usize, cpsess: &str) -> Response {
+    let words = lang.catalog;
+    let n = u64::try_from(left).unwrap_or(u64::MAX);
     let count = match left {
-        0 => "You have no recovery codes left: make new ones now on the two-factor authentication page.".to_owned(),
-        1 => "You have 1 recovery code left: make new ones soon on the two-factor authentication page.".to_owned(),
-        2 => "You have 2 recovery codes left: make new ones soon on the two-factor authentication page.".to_owned(),
-        n => format!("You have {n} recovery codes left. Each works once."),
+        0 => words.t("login.recovered_none"),
+        n_left if n_left <= RECOVERY_LOW => words.t_n("login.recovered_low", n),
+        _ => words.t_n("login.recovered_left", n),
     };
-    let text = format!("Recovery code accepted: you are logged in. {count}");
-    let page = page_for(Step::Recovered)
+    // Japanese runs its sentences on without a space.
+    let sep = if words.locale == "ja" { "" } else { " " };
+    let text = format!("{}{sep}{count}", words.t("login.recovered"));
+    let page = page_for(lang, Step::Recovered)
         .replacen("<!--notice-->", "", 1)
         .replacen("<!--recovery-left-->", &escape(&text), 1)
         .replacen("<!--continue-->", &format!("/{cpsess}/"), 1);
@@ -461,6 +536,7 @@ mod tests {
 
     #[test]
     fn each_step_shows_only_its_form() {
+        let page_for = |step| page_for(Lang::english(), step);
         let password = page_for(Step::Password);
         assert!(password.contains("name=\"pass\"") && !password.contains("tfa_login_form"));
         assert!(!password.contains("name=\"tfa_token\"") && !password.contains("id=\"continue\""));
@@ -470,6 +546,29 @@ mod tests {
         assert!(!code.contains("name=\"pass\"") && !code.contains("id=\"continue\""));
         let recovered = page_for(Step::Recovered);
         assert!(recovered.contains("id=\"continue\"") && !recovered.contains("<form"));
+    }
+
+    #[test]
+    fn pages_speak_the_chosen_language() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("ar-EG, en;q=0.5"),
+        );
+        let uri: Uri = "/login".parse().unwrap();
+        let ar = Lang::of(&uri, &h);
+        let page = page_for(ar, Step::Password);
+        assert!(page.contains("<html lang=\"ar\" dir=\"rtl\">"), "{page}");
+        let label = i18n::catalog("ar").t("login.user");
+        assert!(page.contains(&format!("<label for=\"user\">{label}</label>")));
+        assert!(!page.contains("{{") && page.contains("action=\"/login\""));
+        let uri: Uri = "/login?locale=ja".parse().unwrap();
+        let ja = page_for(Lang::of(&uri, &h), Step::Code);
+        assert!(
+            ja.contains("lang=\"ja\" dir=\"ltr\"") && ja.contains("action=\"/login?locale=ja\"")
+        );
+        let en = page_for(Lang::english(), Step::Password);
+        assert!(en.contains("<html lang=\"en\" dir=\"ltr\">") && en.contains(">Username</label>"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`router`] (routes, log, static page) -> [`request`] (address, parameters) -> [`auth`]
 //! (credentials) -> one store trip ([`state::api_trip`]) running a handler of [`uapi`] or
 //! [`whm`] over [`ops`] -> an envelope from [`error`] (JSON, or XML/YAML via [`format`]).
-//! [`login`] is the browser's way in.
+//! [`login`] is the browser's way in, in the page's languages ([`i18n`]).
 //!
 //! Nothing here logs a query string, a body, a cookie or an `Authorization` header: request
 //! logs carry the method, the path (with the `cpsess` token masked), the status and the time.
@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod error;
 pub mod format;
 pub mod hashing;
+pub mod i18n;
 pub mod listen;
 mod login;
 pub mod ops;

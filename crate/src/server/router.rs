@@ -307,20 +307,23 @@ pub async fn api_request(
 }
 
 /// The enrollment page and its assets. `/cpsessNNNNNNNNNN/...` needs the matching session
-/// (otherwise it sends the browser to `/login`); other paths are served as they are.
+/// (otherwise it sends the browser to `/login`); other paths are served as they are. With
+/// `--frontend DIR`, `/cpsessNNNNNNNNNN/frontend/...` comes from DIR (cPanel's
+/// `base/frontend`: an installed plugin's files), under the same session rule and file rules.
 async fn static_files(State(state): State<AppState>, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return ApiError::NotFound.into_response();
     }
-    let Some(www) = state.www.clone() else {
+    if state.www.is_none() && state.frontend.is_none() {
         return ApiError::PageNotServed.into_response();
-    };
+    }
     let path = req.uri().path().to_owned();
     if !is_servable_path(&path) {
         return ApiError::BadPath.into_response();
     }
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let mut req = req;
+    let mut root = state.www.clone();
     if is_cpsess(first) {
         let cpsess = first.to_owned();
         match auth::session_for_page(&state, req.headers(), &cpsess) {
@@ -328,16 +331,29 @@ async fn static_files(State(state): State<AppState>, req: Request) -> Response {
             Ok(false) => return Redirect::to("/login").into_response(),
             Err(e) => return e.into_response(),
         }
-        let rest = path.get(1 + cpsess.len()..).unwrap_or("");
+        let mut rest = path.get(1 + cpsess.len()..).unwrap_or("");
         if rest.is_empty() {
             return Redirect::permanent(&format!("/{cpsess}/")).into_response();
+        }
+        // cPanel's theme files, where an installed plugin lives: /cpsessN/frontend/jupiter/...
+        if let Some(frontend) = &state.frontend {
+            if let Some(inside) = rest
+                .strip_prefix("/frontend")
+                .filter(|r| r.starts_with('/'))
+            {
+                root = Some(Arc::clone(frontend));
+                rest = inside;
+            }
         }
         match rest.parse::<Uri>() {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => return ApiError::BadPath.into_response(),
         }
     }
-    match ServeDir::new(www.as_path())
+    let Some(root) = root else {
+        return ApiError::PageNotServed.into_response();
+    };
+    match ServeDir::new(root.as_path())
         .append_index_html_on_directories(true)
         .oneshot(req)
         .await

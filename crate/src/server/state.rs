@@ -28,6 +28,9 @@ pub struct AppState {
     pub hostname: Arc<str>,
     /// The enrollment page's directory, if served.
     pub www: Option<Arc<PathBuf>>,
+    /// A directory laid out as cPanel's `base/frontend` (`jupiter/<plugin>/…`), served at
+    /// `/cpsessNNNNNNNNNN/frontend/…` to the session whose `cpsess` it is, if served.
+    pub frontend: Option<Arc<PathBuf>>,
     pub clock: Clock,
     /// How long a request body may take to arrive after its head.
     pub body_timeout: std::time::Duration,
@@ -49,6 +52,7 @@ impl AppState {
             store,
             hostname: Arc::from(hostname),
             www: www.map(Arc::new),
+            frontend: None,
             clock: Arc::new(system_clock),
             body_timeout: super::listen::Timeouts::default().body,
             hasher: super::hashing::Hasher::for_this_machine(),
@@ -61,6 +65,12 @@ impl AppState {
     /// Believes `X-Forwarded-For` and `X-Forwarded-Proto` from these addresses and networks.
     pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> AppState {
         self.trusted_proxies = Arc::from(proxies);
+        self
+    }
+
+    /// Serves `dir` (cPanel's `base/frontend` layout) at `/cpsessNNNNNNNNNN/frontend/…`.
+    pub fn with_frontend(mut self, dir: Option<PathBuf>) -> AppState {
+        self.frontend = dir.map(Arc::new);
         self
     }
 

@@ -37,6 +37,8 @@ const README_SHOTS: &[(&str, &str)] = &[
     ("flow", "scan"),
     ("flow", "done"),
     ("recovery", "recovery-codes"),
+    ("dark", "dark"),
+    ("arabic", "arabic"),
 ];
 
 /// `POST /session/{id}/se/log {"type":"browser"}`: Chromium's console, through chromedriver.
@@ -57,6 +59,30 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// `POST /session/{id}/goog/cdp/execute`: a Chrome DevTools Protocol command, through
+/// chromedriver (Emulation.setEmulatedMedia, say).
+#[derive(Debug)]
+struct Cdp {
+    body: String,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.clone()))
     }
 }
 
@@ -305,6 +331,57 @@ impl Browser {
     pub async fn assert_quiet_console(&self) {
         let errors = self.console_errors().await;
         assert!(errors.is_empty(), "console errors: {errors:#?}");
+    }
+
+    /// Runs a Chrome DevTools Protocol command (Chromium only).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        assert_eq!(self.engine, Engine::Chromium, "CDP is Chromium's");
+        let body = json!({ "cmd": cmd, "params": params }).to_string();
+        self.client.issue_cmd(Cdp { body }).await.unwrap()
+    }
+
+    /// Emulates `prefers-color-scheme` (`light`, `dark`, or `""` for the browser's own).
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        )
+        .await;
+        if !scheme.is_empty() {
+            self.wait_js(
+                &format!("matchMedia('(prefers-color-scheme: {scheme})').matches"),
+                &format!("prefers-color-scheme: {scheme}"),
+            )
+            .await;
+        }
+    }
+
+    /// axe-core (tests/node_modules, from npm) over the document, open shadow roots included:
+    /// the serious and critical violations, as `{id, impact, help, nodes}`. `preload: false`
+    /// as in a11y.rs (axe's CSSOM preload trips the Content-Security-Policy).
+    pub async fn axe_serious(&self) -> Vec<Value> {
+        let axe_path = workspace_root().join("tests/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&axe_path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run `cargo xtask setup`", axe_path.display()));
+        self.js(&format!("{axe}\nreturn true;")).await;
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'], preload: false })
+                    .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')) }))))
+                    .catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        result
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .cloned()
+            .collect()
     }
 
     pub async fn js(&self, script: &str) -> Value {

@@ -10,14 +10,22 @@
 //! - `flow`: the enrollment flow, step by step, with its layout checks;
 //! - `recovery`: the recovery codes, from the page to the login and back;
 //! - `embed`: the custom element on a plain host page;
-//! - `a11y`: axe-core and the keyboard-only flow.
+//! - `i18n`: the page and the login in Arabic (right to left) and Japanese, and the catalogs;
+//! - `theme`: dark mode, forced and preferred, with the QR still readable;
+//! - `events`: the element's events and properties, heard by a host page;
+//! - `a11y`: axe-core and the keyboard-only flow;
+//! - `packaged`: the flow on a page a package put elsewhere (the cPanel plugin, npm, a bundle).
 
 mod a11y;
 mod driver;
 mod embed;
+mod events;
 mod flow;
+mod i18n;
 mod oracle;
+pub mod packaged;
 mod recovery;
+mod theme;
 
 use fantoccini::Locator;
 use serde_json::Value;
@@ -35,6 +43,27 @@ pub struct Target<'a> {
     pub pass: &'a str,
     /// Runs `tfa whmapi1 twofactorauth_get_user_configs --output=json` on the server's store.
     pub whm_configs: &'a dyn Fn() -> Value,
+}
+
+/// Runs `body` in a new browser against a new page server with one cPanel user (`user`, `pass`),
+/// then closes both: the frame of every test that needs only that.
+pub async fn on_page_server(
+    user: &str,
+    pass: &str,
+    body: impl AsyncFnOnce(&mut Browser, &Target<'_>),
+) {
+    let (server, _tmp) = crate::page_server(user, pass);
+    let configs = || crate::whm_configs(&server);
+    let target = Target {
+        base_url: &server.base_url,
+        user,
+        pass,
+        whm_configs: &configs,
+    };
+    let mut b = Browser::start().await;
+    body(&mut b, &target).await;
+    b.close().await;
+    server.stop();
 }
 
 /// Logs in through `/login` and returns the `/cpsessNNNNNNNNNN/` prefix the server redirected to.

@@ -102,38 +102,6 @@ fn drift_search() {
 }
 
 #[wasm_bindgen_test]
-fn drift_sentence_from_the_search_in_seconds_then_minutes() {
-    let t = 1111111109.0;
-    let ahead = get(&wasm::current_code(RFC_SECRET, t + 180.0).unwrap(), "code")
-        .as_string()
-        .unwrap();
-    let drift = wasm::find_drift(RFC_SECRET, &ahead, t, None)
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        wasm::drift_sentence(drift),
-        "The code matches a time about 3 minutes ahead of the current time. \
-         Check that the clock on your device is set automatically."
-    );
-    assert_eq!(
-        wasm::drift_sentence(-3),
-        "The code matches a time about 90 seconds behind the current time. \
-         Check that the clock on your device is set automatically."
-    );
-    // The page and the server share the core's words, for every offset the search can return.
-    for offset in -20..=20 {
-        assert_eq!(
-            wasm::drift_sentence(offset),
-            tfa::core::drift_sentence(i64::from(offset))
-        );
-    }
-    assert_eq!(
-        wasm::drift_sentence(i32::MIN),
-        tfa::core::drift_sentence(i64::from(i32::MIN))
-    );
-}
-
-#[wasm_bindgen_test]
 fn the_pages_numbers_are_the_cores() {
     assert_eq!(wasm::step_secs(), 30);
     assert_eq!(wasm::window_steps(), 1);

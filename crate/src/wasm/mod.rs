@@ -232,13 +232,6 @@ pub fn find_drift(
     Ok(totp::find_drift(&secret, token, now, max).and_then(|d| i32::try_from(d).ok()))
 }
 
-// The sentence that says how far and which way the device's clock is off, for a step offset
-// from [`find_drift`] (positive: the code is for a later time). The server says the same.
-#[wasm_bindgen(js_name = driftSentence)]
-pub fn drift_sentence(offset_steps: i32) -> String {
-    core::drift_sentence(i64::from(offset_steps))
-}
-
 // The core's facts the page needs, so no number is written twice. Functions, because
 // wasm-bindgen exports no constants.
 

@@ -400,3 +400,41 @@ async fn enrollment_and_login_in_arabic_right_to_left() {
 async fn enrollment_in_japanese_from_the_document_language() {
     super::on_page_server("kenji", "kenji-pass-0b93e7", japanese).await;
 }
+
+/// The page words the drift hint itself (in any language), from the offset the wasm search
+/// gives; in English its words are the server's sentence for the same offset, word for word, for
+/// every offset the search can return (the test the wasm export `driftSentence` had).
+async fn english_drift_hint_is_the_servers(b: &mut Browser, t: &Target<'_>) {
+    // A page of the server without the element (which would ask the API without a session).
+    b.client
+        .goto(&format!("{}/login", t.base_url))
+        .await
+        .unwrap();
+    let max = i64::try_from(DRIFT_SEARCH_STEPS).unwrap();
+    let offsets: Vec<i64> = (-max..=max).filter(|o| *o != 0).collect();
+    let step = tfa::core::totp::STEP_SECS;
+    let got = b
+        .js(&format!(
+            "return Promise.all([import('/element.js'), import('/i18n.js')]).then(async ([el, i18n]) => {{
+                 const m = await i18n.loadMessages('en');
+                 return {offsets:?}.map((o) => `${{m.t(...el.driftMessage(o, {step}))}} ${{m.t('drift.advice')}}`);
+             }});"
+        ))
+        .await;
+    let want: Vec<String> = offsets
+        .iter()
+        .map(|o| tfa::core::drift_sentence(*o))
+        .collect();
+    assert_eq!(got, json!(want));
+    b.assert_quiet_console().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_english_drift_hint_is_the_servers_sentence() {
+    super::on_page_server(
+        "dora",
+        "dora-pass-3e9a51",
+        english_drift_hint_is_the_servers,
+    )
+    .await;
+}

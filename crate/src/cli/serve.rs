@@ -54,11 +54,18 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
         _ => "curl ".to_owned(),
     };
     println!("API: {curl}-u demo:PASSWORD {scheme}://{addr}/execute/TwoFactorAuth/generate_user_configuration");
+    // Where the data is (the SQLite file, or the PostgreSQL URL without its password).
+    let database = store.location();
     match &www {
-        Some(dir) => tracing::info!(%addr, www = %dir.display(), hostname, "tfa serving"),
-        None => {
-            tracing::info!(%addr, hostname, "tfa serving (no --www: the enrollment page is not served)")
+        Some(dir) => {
+            tracing::info!(%addr, www = %dir.display(), hostname, database, "tfa serving")
         }
+        None => tracing::info!(
+            %addr,
+            hostname,
+            database,
+            "tfa serving (no --www: the enrollment page is not served)"
+        ),
     }
     let timeouts = Timeouts {
         header: Duration::from_secs(args.header_timeout),

@@ -19,6 +19,7 @@ mod login;
 mod multi_instance;
 mod packages;
 mod pg_cluster;
+mod pg_outage;
 mod pg_tls;
 mod recovery;
 mod secrets_at_rest;

@@ -456,13 +456,21 @@ pub fn not_authorized_to_modify(user: &str, why: &AccessProblem) -> String {
 }
 
 impl From<StoreError> for ApiError {
-    /// A busy database (every connection in use, a lock wait that timed out) is a refusal to
-    /// try again shortly, as a full password queue is; any other store failure is internal.
+    /// A busy database (every connection in use, a lock wait that timed out) or one that cannot
+    /// be reached (PostgreSQL restarting) is a refusal to try again shortly, as a full password
+    /// queue is; any other store failure is internal.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Busy(_) => ApiError::Busy {
                 retry_secs: super::hashing::BUSY_RETRY_SECS,
             },
+            StoreError::Unavailable(why) => {
+                // The client is told to come back; the administrator needs to know why.
+                tracing::warn!(%why, "the database is unavailable");
+                ApiError::Busy {
+                    retry_secs: super::hashing::BUSY_RETRY_SECS,
+                }
+            }
             e => ApiError::Internal(e.to_string()),
         }
     }

@@ -270,6 +270,9 @@ pub enum StoreError {
     /// The database asks for the job again later: every connection is in use, a lock wait
     /// timed out (another instance's job on the same identity), or a deadlock was broken.
     Busy(String),
+    /// The database cannot be reached now (refused, gone, the connection lost): the server
+    /// answers "try again later" rather than failing.
+    Unavailable(String),
     /// A file-system problem with the data directory or the export files.
     Io {
         path: PathBuf,
@@ -300,6 +303,7 @@ impl fmt::Display for StoreError {
                 None => write!(f, "database error: {e}"),
             },
             StoreError::Busy(why) => write!(f, "the database is busy: {why}"),
+            StoreError::Unavailable(why) => write!(f, "the database is unavailable: {why}"),
             StoreError::Io { path, error } => write!(f, "{}: {error}", path.display()),
             StoreError::Corrupt(what) => write!(f, "the database holds unreadable data: {what}"),
             StoreError::TooNew { found, known } => write!(

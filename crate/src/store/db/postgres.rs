@@ -132,6 +132,8 @@ impl From<tokio_postgres::Error> for StoreError {
         ];
         match e.code() {
             Some(code) if busy.contains(code) => StoreError::Busy(e.to_string()),
+            // The server went away under the connection (a restart, a failover).
+            _ if e.is_closed() => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Postgres(e),
         }
     }
@@ -140,6 +142,10 @@ impl From<tokio_postgres::Error> for StoreError {
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
+            // No new connection: the server refused it or cannot be reached (no SQL state).
+            deadpool_postgres::PoolError::Backend(e) if e.code().is_none() => {
+                StoreError::Unavailable(e.to_string())
+            }
             deadpool_postgres::PoolError::Backend(e) => e.into(),
             deadpool_postgres::PoolError::Timeout(_) => {
                 StoreError::Busy("every database connection is in use".to_owned())
@@ -253,6 +259,9 @@ impl Postgres {
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Postgres(e) => {
                     StoreError::Invalid(format!("cannot connect to the database {location}: {e}"))
+                }
+                StoreError::Unavailable(why) => {
+                    StoreError::Invalid(format!("cannot connect to the database {location}: {why}"))
                 }
                 other => other,
             })?;

@@ -59,16 +59,7 @@ fn whm_configs(server: &Server) -> Value {
 /// The whole enrollment flow in one browser, against its own server.
 async fn enrollment_flow_in(engine: browser::Engine, user: &str, pass: &str) {
     let (server, _tmp) = page_server(user, pass);
-    let configs = || whm_configs(&server);
-    let target = browser::Target {
-        base_url: &server.base_url,
-        user,
-        pass,
-        whm_configs: &configs,
-    };
-    let mut b = browser::Browser::start_engine(engine).await;
-    browser::enrollment_flow(&mut b, &target).await;
-    b.close().await;
+    browser::in_browser(engine, &server, user, pass, browser::enrollment_flow).await;
     let stopped = server.stop();
     assert!(!stopped.log.contains(pass));
 }
@@ -85,25 +76,16 @@ async fn enrollment_page_end_to_end_in_firefox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollment_page_as_a_custom_element_and_accessible() {
-    let (server, _tmp) = page_server("bob", "bob-pass-93d1aa");
-    let configs = || whm_configs(&server);
-    let target = browser::Target {
-        base_url: &server.base_url,
-        user: "bob",
-        pass: "bob-pass-93d1aa",
-        whm_configs: &configs,
-    };
-    let mut b = browser::Browser::start().await;
-    browser::custom_element(&mut b, &target).await;
-    browser::accessibility(&mut b, &target).await;
-    b.close().await;
-    server.stop();
+    browser::on_page_server("bob", "bob-pass-93d1aa", async |b, t| {
+        browser::custom_element(b, t).await;
+        browser::accessibility(b, t).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_codes_on_the_page_and_at_login_in_chromium() {
     let (server, _tmp) = page_server("dora", "dora-pass-2c8e41");
-    let configs = || whm_configs(&server);
     let whmapi1 = |function: &str| {
         let out = tfa_ok(
             &server.data_dir,
@@ -112,15 +94,14 @@ async fn recovery_codes_on_the_page_and_at_login_in_chromium() {
         );
         assert!(out.contains("\"result\":1"), "{out}");
     };
-    let target = browser::Target {
-        base_url: &server.base_url,
-        user: "dora",
-        pass: "dora-pass-2c8e41",
-        whm_configs: &configs,
-    };
-    let mut b = browser::Browser::start().await;
-    let codes = browser::recovery_codes(&mut b, &target, &whmapi1).await;
-    b.close().await;
+    let codes = browser::in_browser(
+        browser::Engine::Chromium,
+        &server,
+        "dora",
+        "dora-pass-2c8e41",
+        async |b, t| browser::recovery_codes(b, t, &whmapi1).await,
+    )
+    .await;
     let stopped = server.stop();
     // Neither the password nor any recovery code, with or without its hyphen, in the log.
     let mut leaked = vec!["dora-pass-2c8e41".to_owned()];

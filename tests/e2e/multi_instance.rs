@@ -66,6 +66,16 @@ impl Farm {
         farm
     }
 
+    /// A farm with one cPanel account of that password, and `Authorization` with a token of it.
+    fn with_account(name: &str, password: &str) -> (Farm, String) {
+        let mut auth = String::new();
+        let farm = Farm::start(|f| {
+            f.add_account(name, password);
+            auth = f.token_auth(name);
+        });
+        (farm, auth)
+    }
+
     /// `--database URL --key-file KEY`.
     fn shared_args(&self) -> Vec<String> {
         vec![
@@ -172,11 +182,7 @@ fn all_at_once<T: Send + 'static>(
 
 #[test]
 fn one_code_is_accepted_once_across_three_instances() {
-    let mut auth = String::new();
-    let farm = Farm::start(|f| {
-        f.add_account("rosa", "rosa-password-7");
-        auth = f.token_auth("rosa");
-    });
+    let (farm, auth) = Farm::with_account("rosa", "rosa-password-7");
     let http = Http::new();
     let secret = http.get(&farm.url(0, GENERATE), &auth).data_str("secret");
     let token = code(&secret, now());
@@ -227,11 +233,7 @@ const CODE_BUDGET: usize = 5;
 
 #[test]
 fn wrong_codes_share_one_budget_across_three_instances() {
-    let mut auth = String::new();
-    let farm = Farm::start(|f| {
-        f.add_account("gus", "gus-password-7");
-        auth = f.token_auth("gus");
-    });
+    let (farm, auth) = Farm::with_account("gus", "gus-password-7");
     let http = Http::new();
     let secret = http.get(&farm.url(1, GENERATE), &auth).data_str("secret");
     let t = now();
@@ -315,11 +317,7 @@ fn session_of(r: &Reply) -> (String, String) {
 
 #[test]
 fn a_session_made_on_one_instance_lives_and_ends_on_all() {
-    let mut auth = String::new();
-    let farm = Farm::start(|f| {
-        f.add_account("ines", "ines-password-7");
-        auth = f.token_auth("ines");
-    });
+    let (farm, auth) = Farm::with_account("ines", "ines-password-7");
     let http = Http::new();
     // Enrolled on C, the policy on: a login owes a code.
     let secret = http.get(&farm.url(2, GENERATE), &auth).data_str("secret");

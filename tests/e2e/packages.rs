@@ -133,53 +133,53 @@ async fn cpanel_plugin_tarball_under_frontend_jupiter_in_chromium() {
     assert_eq!(resp.status(), 303, "no session");
     assert_eq!(resp.header("location"), Some("/login"));
 
-    let configs = || whm_configs(&server);
-    let target = browser::Target {
-        base_url: &server.base_url,
+    browser::in_browser(
+        browser::Engine::Chromium,
+        &server,
         user,
         pass,
-        whm_configs: &configs,
-    };
-    let mut b = browser::Browser::start().await;
-    let prefix = browser::login(&b, &target).await;
-    // The login lands on /cpsessN/, which this server (no --www) does not serve: that 404 is
-    // not the plugin's.
-    b.console_errors().await;
-    browser::packaged::flow_on_page(
-        &mut b,
-        &target,
-        &prefix,
-        &format!("frontend/jupiter/{uri}"),
-        "frontend/jupiter/tfa/",
-        "plugin",
+        async |b, t| {
+            let prefix = browser::login(b, t).await;
+            // The login lands on /cpsessN/, which this server (no --www) does not serve: that
+            // 404 is not the plugin's.
+            b.console_errors().await;
+            browser::packaged::flow_on_page(
+                b,
+                t,
+                &prefix,
+                &format!("frontend/jupiter/{uri}"),
+                "frontend/jupiter/tfa/",
+                "plugin",
+            )
+            .await;
+            // The same static-file rules as the page: no listing, no way out of the tree, no other
+            // session's prefix.
+            for (path, want) in [
+                (format!("{prefix}frontend/jupiter/"), 404),
+                (format!("{prefix}frontend/jupiter/tfa/pkg/"), 404),
+                (
+                    format!("{prefix}frontend/jupiter/tfa/%2e%2e/%2e%2e/%2e%2e/data/tfa.sqlite3"),
+                    404,
+                ),
+                (
+                    format!("{prefix}frontend/jupiter/tfa/..%2f..%2f..%2fdata%2ftfa.sqlite3"),
+                    404,
+                ),
+                (
+                    "/cpsess0123456789/frontend/jupiter/tfa/index.html".to_owned(),
+                    0,
+                ),
+            ] {
+                let got = browser::packaged::status_of(b, &path).await;
+                // 400 (a bad path) is as good a refusal as 404; 0 is the opaque redirect to /login.
+                assert!(
+                    got == want || (want == 404 && got == 400),
+                    "{path}: {got}, expected {want}"
+                );
+            }
+        },
     )
     .await;
-    // The same static-file rules as the page: no listing, no way out of the tree, no other
-    // session's prefix.
-    for (path, want) in [
-        (format!("{prefix}frontend/jupiter/"), 404),
-        (format!("{prefix}frontend/jupiter/tfa/pkg/"), 404),
-        (
-            format!("{prefix}frontend/jupiter/tfa/%2e%2e/%2e%2e/%2e%2e/data/tfa.sqlite3"),
-            404,
-        ),
-        (
-            format!("{prefix}frontend/jupiter/tfa/..%2f..%2f..%2fdata%2ftfa.sqlite3"),
-            404,
-        ),
-        (
-            "/cpsess0123456789/frontend/jupiter/tfa/index.html".to_owned(),
-            0,
-        ),
-    ] {
-        let got = browser::packaged::status_of(&b, &path).await;
-        // 400 (a bad path) is as good a refusal as 404; 0 is the opaque redirect to /login.
-        assert!(
-            got == want || (want == 404 && got == 400),
-            "{path}: {got}, expected {want}"
-        );
-    }
-    b.close().await;
     let stopped = server.stop();
     assert!(!stopped.log.contains(pass));
 }

@@ -20,18 +20,12 @@ pub async fn serve(store: Store, hostname: &str, args: ServeArgs) -> Result<(), 
         let default = PathBuf::from("www");
         default.join("index.html").exists().then_some(default)
     });
-    if let Some(dir) = &www {
-        if !dir.is_dir() {
-            return Err(usage(format!("--www {}: not a directory", dir.display())));
+    for (flag, dir) in [("--www", &www), ("--frontend", &args.frontend)] {
+        if let Some(dir) = dir.as_ref().filter(|d| !d.is_dir()) {
+            return Err(usage(format!("{flag} {}: not a directory", dir.display())));
         }
     }
     if let Some(dir) = &args.frontend {
-        if !dir.is_dir() {
-            return Err(usage(format!(
-                "--frontend {}: not a directory",
-                dir.display()
-            )));
-        }
         tracing::info!(frontend = %dir.display(), "serving cPanel theme files at /cpsess…/frontend/");
     }
     let listener = tokio::net::TcpListener::bind(args.listen)

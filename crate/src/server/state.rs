@@ -109,8 +109,9 @@ impl AppState {
         (self.clock)()
     }
 
-    /// One read trip, run on this thread: a WAL snapshot read never waits for the writer and
-    /// costs less than handing the work to another thread and back.
+    /// One read trip, on this thread: on SQLite a WAL snapshot read never waits for the writer
+    /// and costs less than handing the work to another thread and back; on PostgreSQL this
+    /// worker steps aside for the wait (see `store/db/postgres.rs`).
     pub fn read<T: Send>(
         &self,
         f: impl FnOnce(&Reader<'_>) -> Result<T, ApiError> + Send,

@@ -98,7 +98,7 @@ pub async fn accessibility(b: &mut Browser, t: &Target<'_>) {
     axe_check(b, &axe, "done").await;
 
     // The status view with 2FA on: the recovery codes left, and the new-codes prompt.
-    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.click_shadow("[data-action=back]").await;
     b.wait_state("status").await;
     assert!(b
         .shadow("[data-ref=recoveryStatus]")
@@ -106,11 +106,7 @@ pub async fn accessibility(b: &mut Browser, t: &Target<'_>) {
         .is_displayed()
         .await
         .unwrap());
-    b.shadow("[data-action=ask-regenerate]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=ask-regenerate]").await;
     assert_eq!(b.focused().await, "regenCode");
     axe_check(b, &axe, "status, new recovery codes").await;
 

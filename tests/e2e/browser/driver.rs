@@ -41,43 +41,25 @@ const README_SHOTS: &[(&str, &str)] = &[
     ("arabic", "arabic"),
 ];
 
-/// `POST /session/{id}/se/log {"type":"browser"}`: Chromium's console, through chromedriver.
+/// A POST to one of chromedriver's own session endpoints: `se/log` with `{"type":"browser"}`
+/// (Chromium's console), or `goog/cdp/execute` (a Chrome DevTools Protocol command, such as
+/// Emulation.setEmulatedMedia).
 #[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
-    }
-}
-
-/// `POST /session/{id}/goog/cdp/execute`: a Chrome DevTools Protocol command, through
-/// chromedriver (Emulation.setEmulatedMedia, say).
-#[derive(Debug)]
-struct Cdp {
+struct SessionPost {
+    path: &'static str,
     body: String,
 }
 
-impl WebDriverCompatibleCommand for Cdp {
+impl WebDriverCompatibleCommand for SessionPost {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
@@ -291,7 +273,14 @@ impl Browser {
         if self.engine == Engine::Firefox {
             return Vec::new();
         }
-        let log = self.client.issue_cmd(BrowserLog).await.unwrap();
+        let log = self
+            .client
+            .issue_cmd(SessionPost {
+                path: "se/log",
+                body: r#"{"type":"browser"}"#.to_owned(),
+            })
+            .await
+            .unwrap();
         log.as_array()
             .into_iter()
             .flatten()
@@ -337,7 +326,13 @@ impl Browser {
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         assert_eq!(self.engine, Engine::Chromium, "CDP is Chromium's");
         let body = json!({ "cmd": cmd, "params": params }).to_string();
-        self.client.issue_cmd(Cdp { body }).await.unwrap()
+        self.client
+            .issue_cmd(SessionPost {
+                path: "goog/cdp/execute",
+                body,
+            })
+            .await
+            .unwrap()
     }
 
     /// Emulates `prefers-color-scheme` (`light`, `dark`, or `""` for the browser's own).
@@ -460,6 +455,11 @@ impl Browser {
             .find(Locator::Css(css))
             .await
             .unwrap()
+    }
+
+    /// Clicks an element inside the `<tfa-enrollment>` shadow root.
+    pub async fn click_shadow(&self, css: &str) {
+        self.shadow(css).await.click().await.unwrap();
     }
 
     pub async fn wait_state(&self, state: &str) {

@@ -77,7 +77,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
     // A browser clock 2 minutes fast: the page compares it with the server's Date header.
     b.js("const real = Date.now; Date.now = () => real.call(Date) + 120000; return 1;")
         .await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.click_shadow("[data-action=setup]").await;
     b.wait_state("setup").await;
     let warning = b.shadow("[data-ref=clockWarning]").await;
     assert!(warning.is_displayed().await.unwrap());
@@ -87,11 +87,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
 
     // A server whose otpauth URI and `secret` disagree (as in cPanel's own doc sample) would
     // make set-up impossible: the page refuses to show that QR and says why.
-    b.shadow("[data-action=cancel-setup]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=cancel-setup]").await;
     b.wait_state("status").await;
     b.js("const orig = window.fetch.bind(window); \
           window.fetch = async (input, init) => { \
@@ -101,7 +97,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
             return new Response(JSON.stringify(j), { status: res.status, headers: res.headers }); }; \
           return 1;")
         .await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.click_shadow("[data-action=setup]").await;
     b.alert_with("differs", "the mismatch refusal").await;
     assert_eq!(
         b.js("return document.querySelector('tfa-enrollment').getAttribute('state');")
@@ -115,7 +111,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
     b.client.refresh().await.unwrap();
     b.wait_state("status").await;
     b.js(FAKE_CPANEL).await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
+    b.click_shadow("[data-action=setup]").await;
     b.wait_state("setup").await;
     let key = b
         .js("return document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-ref=key]').textContent;")
@@ -126,7 +122,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
         .send_keys(&code_now(&secret, 0))
         .await
         .unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     b.wait_state("done").await;
     let done = b
         .js("return document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-view=done]').innerText;")
@@ -135,7 +131,7 @@ pub async fn custom_element(b: &mut Browser, t: &Target<'_>) {
     assert!(done.contains("ask your administrator"), "{done}");
     assert!(!done.contains("recovery code"), "{done}");
     assert!(!done.contains("no backup codes"), "{done}");
-    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.click_shadow("[data-action=back]").await;
     b.wait_state("status").await;
     let state = b.shadow("[data-ref=stateText]").await.text().await.unwrap();
     assert!(state.contains("is enabled"), "{state}");

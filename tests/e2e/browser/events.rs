@@ -6,13 +6,12 @@
 
 use serde_json::{json, Value};
 
-use tfa::core::totp::{find_drift, DRIFT_SEARCH_STEPS};
-use tfa::core::{OtpAuth, Secret};
-use tfa_e2e::now as now_secs;
+use tfa::core::OtpAuth;
 
-use super::i18n::{start_setup, EL};
+use super::i18n::EL;
 use super::oracle::code_now;
 use super::recovery::{codes_on_screen, pass_recovery_gate};
+use super::start_setup;
 use super::{login, Browser, Target};
 
 /// Records every event of the element's on the document, from now on.
@@ -123,15 +122,10 @@ pub async fn host_events(b: &mut Browser, t: &Target<'_>) {
         pairs(&events(b).await),
         [statechange("setup", json!("status"))]
     );
-    let s = Secret::parse(&secret).unwrap();
-    let now = now_secs();
-    let wrong = (0..1_000_000u64)
-        .map(|n| format!("{:06}", (n * 7919 + 123_457) % 1_000_000))
-        .find(|c| find_drift(&s, c, now, DRIFT_SEARCH_STEPS + 2).is_none())
-        .unwrap();
+    let wrong = super::oracle::wrong_code_now(&secret);
     let field = b.shadow("#tfa-code").await;
     field.send_keys(&wrong).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     let alert = b.alert_with("", "the server's refusal").await;
     let got = events(b).await;
     assert_eq!(got.len(), 1, "{got:#?}");
@@ -157,7 +151,7 @@ pub async fn host_events(b: &mut Browser, t: &Target<'_>) {
     // The right code: enabled (who, and how many codes were shown), the codes, the views.
     field.clear().await.unwrap();
     field.send_keys(&code_now(&secret, 0)).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     b.wait_state("recovery").await;
     let codes = codes_on_screen(b).await;
     let parsed = OtpAuth::parse(&otpauth).unwrap();
@@ -181,7 +175,7 @@ pub async fn host_events(b: &mut Browser, t: &Target<'_>) {
     );
     pass_recovery_gate(b).await;
     b.wait_state("done").await;
-    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.click_shadow("[data-action=back]").await;
     b.wait_state("status").await;
     assert_eq!(
         pairs(&events(b).await),
@@ -192,16 +186,8 @@ pub async fn host_events(b: &mut Browser, t: &Target<'_>) {
     );
 
     // Remove: tfa-removed, and the server agrees.
-    b.shadow("[data-action=ask-remove]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.shadow("[data-action=remove]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=ask-remove]").await;
+    b.click_shadow("[data-action=remove]").await;
     b.wait_js("window.__events.length > 0", "tfa-removed").await;
     b.wait_js(
         &format!("{EL}.shadowRoot.querySelector('[data-ref=removeConfirm]').hidden"),

@@ -5,9 +5,7 @@
 
 use serde_json::json;
 
-use tfa::core::totp::{find_drift, DRIFT_SEARCH_STEPS};
-use tfa::core::{OtpAuth, Secret};
-use tfa_e2e::now as now_secs;
+use tfa::core::OtpAuth;
 
 use super::oracle::{code_now, decode_qr_png};
 use super::recovery::{codes_on_screen, pass_recovery_gate};
@@ -30,18 +28,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     assert_eq!(base, json!(prefix));
 
     // 2. Set up.
-    b.js(RECORD_FETCHES).await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
-    b.wait_state("setup").await;
-    b.wait_js("window.__tfaGenerated", "the generate response")
-        .await;
-    let generated = b.js("return window.__tfaGenerated;").await;
-    assert_eq!(generated["status"], json!(1), "{generated}");
-    let otpauth = generated["data"]["otpauth_str"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret = generated["data"]["secret"].as_str().unwrap().to_owned();
+    let (otpauth, secret) = super::start_setup(b).await;
     assert_eq!(secret.len(), 16);
 
     // Layout: the QR and the code field both fit on a 1280×720 screen, at ≥ 6 px per module.
@@ -86,11 +73,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     assert_eq!(decoded.secret.expose(), secret);
 
     // The manual key: account, issuer, key in groups of four.
-    b.shadow("[data-ref=manual] summary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-ref=manual] summary").await;
     let key = b.shadow("[data-ref=key]").await.text().await.unwrap();
     assert_eq!(key.replace(' ', ""), secret);
     assert!(key.split(' ').all(|g| g.len() == 4), "{key}");
@@ -113,7 +96,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     b.js("Object.defineProperty(navigator, 'clipboard', { configurable: true, value: \
             { writeText: () => Promise.reject(new DOMException('denied', 'NotAllowedError')) } }); return 1;")
         .await;
-    b.shadow("[data-action=copy]").await.click().await.unwrap();
+    b.click_shadow("[data-action=copy]").await;
     b.alert_with("did not allow copying", "the refusal").await;
     let selected = b
         .js(
@@ -132,7 +115,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     let code = code_now(&secret, 0);
     let typed = format!("{} {}", &code[..3], &code[3..]);
     code_field.send_keys(&typed).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     b.wait_state("recovery").await;
     codes_on_screen(b).await;
     pass_recovery_gate(b).await;
@@ -157,11 +140,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     // 6. Reconfigure (with its warning), then a wrong code: the server's message, verbatim.
     b.js(RECORD_FETCHES).await;
     b.js("window.__tfaGenerated = null; return 1;").await;
-    b.shadow("[data-action=reconfigure]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=reconfigure]").await;
     b.wait_state("setup").await;
     b.wait_js("window.__tfaGenerated", "the generate response")
         .await;
@@ -173,15 +152,10 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
         .unwrap());
     let generated = b.js("return window.__tfaGenerated;").await;
     let secret2 = generated["data"]["secret"].as_str().unwrap().to_owned();
-    let s2 = Secret::parse(&secret2).unwrap();
-    let now = now_secs();
-    let wrong = (0..1_000_000u64)
-        .map(|n| format!("{:06}", (n * 7919 + 123_457) % 1_000_000))
-        .find(|c| find_drift(&s2, c, now, DRIFT_SEARCH_STEPS + 2).is_none())
-        .unwrap();
+    let wrong = super::oracle::wrong_code_now(&secret2);
     let field = b.shadow("#tfa-code").await;
     field.send_keys(&wrong).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     let alert = b.alert_with("", "the server's error").await;
     assert_eq!(
         alert.lines().next(),
@@ -194,7 +168,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     let ahead = code_now(&secret2, 180);
     field.clear().await.unwrap();
     field.send_keys(&ahead).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     let alert = b.alert_with("ahead", "the drift hint").await;
     assert!(alert.contains("about 3 minutes ahead"), "{alert}");
     assert_eq!(
@@ -205,17 +179,9 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
     b.screenshot(P, "drift").await;
 
     // 8. Remove, after a confirmation.
-    b.shadow("[data-action=cancel-setup]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=cancel-setup]").await;
     b.wait_state("status").await;
-    b.shadow("[data-action=ask-remove]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=ask-remove]").await;
     assert!(b
         .shadow("[data-ref=removeConfirm]")
         .await
@@ -223,11 +189,7 @@ pub async fn enrollment_flow(b: &mut Browser, t: &Target<'_>) {
         .await
         .unwrap());
     b.screenshot(P, "confirm-remove").await;
-    b.shadow("[data-action=remove]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=remove]").await;
     b.wait_js(
         "document.querySelector('tfa-enrollment').shadowRoot.querySelector('[data-ref=stateText]').textContent.includes('not set up')",
         "the removed state",

@@ -6,13 +6,13 @@
 
 use serde_json::{json, Value};
 
-use tfa::core::totp::{find_drift, DRIFT_SEARCH_STEPS};
-use tfa::core::{OtpAuth, Secret};
-use tfa_e2e::{now as now_secs, workspace_root};
+use tfa::core::totp::DRIFT_SEARCH_STEPS;
+use tfa::core::OtpAuth;
+use tfa_e2e::workspace_root;
 
 use super::oracle::{code_now, decode_qr_png};
 use super::recovery::{codes_on_screen, pass_recovery_gate};
-use super::{Browser, Target, RECORD_FETCHES};
+use super::{start_setup, Browser, Target};
 
 /// The element (a script expression).
 pub(super) const EL: &str = "document.querySelector('tfa-enrollment')";
@@ -50,25 +50,6 @@ pub(super) async fn wait_lang(b: &Browser, lang: &str) {
         &format!("the page in {lang}"),
     )
     .await;
-}
-
-/// Sets up 2FA from the status view: returns (otpauth URI, secret) of the generated set-up,
-/// once the setup view shows.
-pub(super) async fn start_setup(b: &Browser) -> (String, String) {
-    b.js(RECORD_FETCHES).await;
-    b.js("window.__tfaGenerated = null; return 1;").await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
-    b.wait_state("setup").await;
-    b.wait_js("window.__tfaGenerated", "the generate response")
-        .await;
-    let generated = b.js("return window.__tfaGenerated;").await;
-    (
-        generated["data"]["otpauth_str"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        generated["data"]["secret"].as_str().unwrap().to_owned(),
-    )
 }
 
 /// A plural entry's form for `n` as the browser's Intl.PluralRules of `lang` picks it (an
@@ -215,11 +196,7 @@ pub async fn arabic(b: &mut Browser, t: &Target<'_>) {
         .unwrap()
         .to_owned();
     assert!(countdown.starts_with(&before_n), "{countdown}");
-    b.shadow("[data-ref=manual] summary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-ref=manual] summary").await;
     let png = b.screenshot(P, "arabic").await;
     assert_eq!(decode_qr_png(&png), vec![otpauth], "the QR on screen");
     let violations = b.axe_serious().await;
@@ -228,7 +205,7 @@ pub async fn arabic(b: &mut Browser, t: &Target<'_>) {
     // The code, the recovery codes (ltr), done, and the status with the codes left.
     let code = b.shadow("#tfa-code").await;
     code.send_keys(&code_now(&secret, 0)).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     b.wait_state("recovery").await;
     assert_eq!(
         shadow_text(b, "#tfa-recovery-title").await,
@@ -247,7 +224,7 @@ pub async fn arabic(b: &mut Browser, t: &Target<'_>) {
         shadow_text(b, "[data-ref=doneText]").await,
         text(&ar, "done.enabled")
     );
-    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.click_shadow("[data-action=back]").await;
     b.wait_state("status").await;
     let n = u64::try_from(codes.len()).unwrap();
     assert_eq!(
@@ -301,7 +278,7 @@ pub async fn japanese(b: &mut Browser, t: &Target<'_>) {
     let sent_before = b.js("return window.__tfaCalls.length;").await;
     let field = b.shadow("#tfa-code").await;
     field.send_keys(&code_now(&secret, 180)).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     let drift = ja["drift.ahead_minutes"]["other"]
         .as_str()
         .unwrap()
@@ -319,14 +296,9 @@ pub async fn japanese(b: &mut Browser, t: &Target<'_>) {
     // A wrong code: the server's own words, in English as cPanel's API says them.
     field.clear().await.unwrap();
     // A code that matches no step within the drift search (so the page sends it).
-    let s = Secret::parse(&secret).unwrap();
-    let now = now_secs();
-    let wrong = (0..1_000_000u64)
-        .map(|n| format!("{:06}", (n * 7919 + 123_457) % 1_000_000))
-        .find(|c| find_drift(&s, c, now, DRIFT_SEARCH_STEPS + 2).is_none())
-        .unwrap();
+    let wrong = super::oracle::wrong_code_now(&secret);
     field.send_keys(&wrong).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     let alert = b
         .alert_with("security code is invalid", "the server's refusal")
         .await;
@@ -334,7 +306,7 @@ pub async fn japanese(b: &mut Browser, t: &Target<'_>) {
     // The right code: recovery codes, done, in Japanese.
     field.clear().await.unwrap();
     field.send_keys(&code_now(&secret, 0)).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     b.wait_state("recovery").await;
     assert_eq!(
         shadow_text(b, "[data-ref=continueRecovery]").await,

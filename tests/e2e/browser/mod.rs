@@ -45,25 +45,58 @@ pub struct Target<'a> {
     pub whm_configs: &'a dyn Fn() -> Value,
 }
 
-/// Runs `body` in a new browser against a new page server with one cPanel user (`user`, `pass`),
-/// then closes both: the frame of every test that needs only that.
-pub async fn on_page_server(
+/// Runs `body` in a new browser of `engine` against `server` for its cPanel user (`user`,
+/// `pass`), then closes the browser; `body`'s answer is returned.
+pub async fn in_browser<R>(
+    engine: Engine,
+    server: &tfa_e2e::Server,
     user: &str,
     pass: &str,
-    body: impl AsyncFnOnce(&mut Browser, &Target<'_>),
-) {
-    let (server, _tmp) = crate::page_server(user, pass);
-    let configs = || crate::whm_configs(&server);
+    body: impl AsyncFnOnce(&mut Browser, &Target<'_>) -> R,
+) -> R {
+    let configs = || crate::whm_configs(server);
     let target = Target {
         base_url: &server.base_url,
         user,
         pass,
         whm_configs: &configs,
     };
-    let mut b = Browser::start().await;
-    body(&mut b, &target).await;
+    let mut b = Browser::start_engine(engine).await;
+    let answer = body(&mut b, &target).await;
     b.close().await;
+    answer
+}
+
+/// Runs `body` in Chromium against a new page server with one cPanel user (`user`, `pass`),
+/// then stops both: the frame of every test that needs only that.
+pub async fn on_page_server(
+    user: &str,
+    pass: &str,
+    body: impl AsyncFnOnce(&mut Browser, &Target<'_>),
+) {
+    let (server, _tmp) = crate::page_server(user, pass);
+    in_browser(Engine::Chromium, &server, user, pass, body).await;
     server.stop();
+}
+
+/// Sets up 2FA from the status view: returns (otpauth URI, secret) of the generated set-up
+/// (which must have succeeded), once the setup view shows.
+pub async fn start_setup(b: &Browser) -> (String, String) {
+    b.js(RECORD_FETCHES).await;
+    b.js("window.__tfaGenerated = null; return 1;").await;
+    b.click_shadow("[data-action=setup]").await;
+    b.wait_state("setup").await;
+    b.wait_js("window.__tfaGenerated", "the generate response")
+        .await;
+    let generated = b.js("return window.__tfaGenerated;").await;
+    assert_eq!(generated["status"], serde_json::json!(1), "{generated}");
+    (
+        generated["data"]["otpauth_str"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        generated["data"]["secret"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Logs in through `/login` and returns the `/cpsessNNNNNNNNNN/` prefix the server redirected to.

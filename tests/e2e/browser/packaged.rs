@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::oracle::decode_qr_png;
 use super::recovery::pass_recovery_gate;
-use super::{Browser, Target, RECORD_FETCHES};
+use super::{Browser, Target};
 
 /// Runs the flow on `page` (a path under the session's `/cpsessNNNNNNNNNN/` prefix, which
 /// `prefix` is), expecting the element's files under `files_at` (same form), e.g.
@@ -36,25 +36,14 @@ pub async fn flow_on_page(
     assert_eq!(base, json!(prefix), "the element's API base on {page}");
 
     // Set up: the QR on screen, decoded by an independent decoder, is the server's otpauth URI.
-    b.js(RECORD_FETCHES).await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
-    b.wait_state("setup").await;
-    b.wait_js("window.__tfaGenerated", "the generate response")
-        .await;
-    let generated = b.js("return window.__tfaGenerated;").await;
-    assert_eq!(generated["status"], json!(1), "{generated}");
-    let otpauth = generated["data"]["otpauth_str"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret = generated["data"]["secret"].as_str().unwrap().to_owned();
+    let (otpauth, secret) = super::start_setup(b).await;
     let png = b.screenshot(shots, "scan").await;
     assert_eq!(decode_qr_png(&png), vec![otpauth], "the QR on screen");
 
     // The code, from the test kit's TOTP (written apart from the core).
     let code = tfa_testkit::code(&secret, tfa_e2e::now());
     b.shadow("#tfa-code").await.send_keys(&code).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
     b.wait_state("recovery").await;
     pass_recovery_gate(b).await;
     b.wait_state("done").await;
@@ -65,16 +54,8 @@ pub async fn flow_on_page(
     // Reload (the page comes back enabled), then remove.
     b.client.refresh().await.unwrap();
     b.wait_state("status").await;
-    b.shadow("[data-action=ask-remove]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.shadow("[data-action=remove]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=ask-remove]").await;
+    b.click_shadow("[data-action=remove]").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let configs = (t.whm_configs)();

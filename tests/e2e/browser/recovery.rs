@@ -9,12 +9,10 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use tfa::core::totp::{find_drift, DRIFT_SEARCH_STEPS};
-use tfa::core::Secret;
 use tfa_e2e::now as now_secs;
 
 use super::oracle::code_now;
-use super::{login, Browser, Target, ALERT_TEXT, RECORD_FETCHES};
+use super::{login, Browser, Target, ALERT_TEXT};
 
 /// Crockford's base32: digits and capitals without I, L, O and U.
 const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -205,17 +203,11 @@ pub async fn recovery_codes(
         .is_displayed()
         .await
         .unwrap());
-    b.js(RECORD_FETCHES).await;
-    b.shadow("[data-action=setup]").await.click().await.unwrap();
-    b.wait_state("setup").await;
-    b.wait_js("window.__tfaGenerated", "the generate response")
-        .await;
-    let generated = b.js("return window.__tfaGenerated;").await;
-    let secret = generated["data"]["secret"].as_str().unwrap().to_owned();
+    let (_, secret) = super::start_setup(b).await;
     let enrolled_step = now_secs() / 30;
     let code = code_now(&secret, 0);
     b.shadow("#tfa-code").await.send_keys(&code).await.unwrap();
-    b.shadow("[data-ref=confirm]").await.click().await.unwrap();
+    b.click_shadow("[data-ref=confirm]").await;
 
     // 2. The recovery view, focus on its heading, ten codes.
     b.wait_state("recovery").await;
@@ -231,11 +223,7 @@ pub async fn recovery_codes(
 
     // Download: the real file, saved by Chromium into the browser's download directory (the
     // driver sets it in goog:chromeOptions' prefs), read back from disk.
-    b.shadow("[data-action=download-codes]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=download-codes]").await;
     let name = format!("recovery-codes-{}.txt", t.user);
     let file = String::from_utf8(b.downloaded(&name).await).unwrap();
     let in_file: Vec<&str> = file
@@ -251,11 +239,7 @@ pub async fn recovery_codes(
 
     // Print with pop-ups blocked: said in the alert, nothing thrown.
     b.js("window.open = () => null; return 1;").await;
-    b.shadow("[data-action=print-codes]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=print-codes]").await;
     b.alert_with("blocked the print window", "the blocked pop-up's message")
         .await;
     assert_eq!(
@@ -277,7 +261,7 @@ pub async fn recovery_codes(
     b.assert_quiet_console().await;
 
     // 4. Status: all ten left, no warning.
-    b.shadow("[data-action=back]").await.click().await.unwrap();
+    b.click_shadow("[data-action=back]").await;
     b.wait_state("status").await;
     assert_eq!(count_text(b).await, "10 recovery codes left.");
     assert!(!b
@@ -305,11 +289,7 @@ pub async fn recovery_codes(
     assert_eq!(count_text(b).await, "8 recovery codes left.");
 
     // 6. New codes, behind the current security code: a wrong one is refused by the server...
-    b.shadow("[data-action=ask-regenerate]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=ask-regenerate]").await;
     assert!(b
         .shadow("[data-ref=regenForm]")
         .await
@@ -317,19 +297,10 @@ pub async fn recovery_codes(
         .await
         .unwrap());
     assert_eq!(b.focused().await, "regenCode");
-    let s = Secret::parse(&secret).unwrap();
-    let now = now_secs();
-    let wrong = (0..1_000_000u64)
-        .map(|n| format!("{:06}", (n * 7919 + 123_457) % 1_000_000))
-        .find(|c| find_drift(&s, c, now, DRIFT_SEARCH_STEPS + 2).is_none())
-        .unwrap();
+    let wrong = super::oracle::wrong_code_now(&secret);
     let field = b.shadow("#tfa-regen-code").await;
     field.send_keys(&wrong).await.unwrap();
-    b.shadow("[data-ref=regenSubmit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-ref=regenSubmit]").await;
     let alert = b.alert_with("", "the server's refusal").await;
     assert!(alert.contains("security code is invalid"), "{alert}");
     assert_eq!(
@@ -345,11 +316,7 @@ pub async fn recovery_codes(
         .send_keys(&format!("{} {}", &fresh[..3], &fresh[3..]))
         .await
         .unwrap();
-    b.shadow("[data-ref=regenSubmit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-ref=regenSubmit]").await;
     b.wait_state("recovery").await;
     let new_codes = codes_on_screen(b).await;
     assert!(

@@ -7,8 +7,9 @@
 
 use serde_json::{json, Value};
 
-use super::i18n::{start_setup, EL};
+use super::i18n::EL;
 use super::oracle::decode_qr_png;
+use super::start_setup;
 use super::{login, Browser, Target};
 
 /// The relative luminance (WCAG) of the card's background and of its text, in the browser.
@@ -89,11 +90,7 @@ pub async fn dark_mode(b: &mut Browser, t: &Target<'_>) {
     assert_dark(b, "color-scheme=dark").await;
     assert_accessible(b, "forced dark status").await;
     let (otpauth, _) = start_setup(b).await;
-    b.shadow("[data-ref=manual] summary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-ref=manual] summary").await;
     assert_qr(b, &otpauth, "forced").await;
     assert_accessible(b, "forced dark set-up").await;
     // A host's custom property still themes it in dark.
@@ -134,11 +131,7 @@ pub async fn dark_mode(b: &mut Browser, t: &Target<'_>) {
         .await;
 
     // The status view in the preferred dark.
-    b.shadow("[data-action=cancel-setup]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_shadow("[data-action=cancel-setup]").await;
     b.wait_state("status").await;
     assert_dark(b, "status, preferred dark").await;
     assert_accessible(b, "preferred dark status").await;

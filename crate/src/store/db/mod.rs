@@ -56,6 +56,18 @@ pub struct Reader<'c> {
 /// Write access inside one write job. Derefs to [`Reader`], so a job reads what it wrote.
 pub struct Writer<'c> {
     reader: Reader<'c>,
+    /// The advisory locks this job holds on PostgreSQL (statement, name): a second hold of the
+    /// same one is free (see [`Writer::hold`]).
+    held: std::cell::RefCell<Vec<(&'static str, String)>>,
+}
+
+impl<'c> Writer<'c> {
+    fn new(conn: Conn<'c>, keys: &'c KeyRing) -> Writer<'c> {
+        Writer {
+            reader: Reader { conn, keys },
+            held: std::cell::RefCell::new(Vec::new()),
+        }
+    }
 }
 
 impl<'c> std::ops::Deref for Writer<'c> {
@@ -75,6 +87,19 @@ pub trait RollsBack {
 impl RollsBack for StoreError {
     fn rolls_back(&self) -> bool {
         true
+    }
+}
+
+/// A trip's answer from its job's result and the end of its transaction: the job's own error
+/// first, else the end's.
+fn settle<T, E: From<StoreError>>(
+    result: Result<T, E>,
+    end: Result<(), StoreError>,
+) -> Result<T, E> {
+    match (result, end) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(E::from(e)),
+        (Ok(v), Ok(())) => Ok(v),
     }
 }
 
@@ -208,13 +233,10 @@ impl Store {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        match &self.inner.backend {
-            Backend::Sqlite(_) => self.read(|r| match r.conn {
-                Conn::Sqlite(c) => schema::user_version(c),
-                Conn::Postgres(_) => Err(StoreError::Corrupt("not SQLite".to_owned())),
-            }),
-            Backend::Postgres(db) => db.schema_version(),
-        }
+        self.read(|r| match r.conn {
+            Conn::Sqlite(c) => schema::user_version(c),
+            Conn::Postgres(_) => Ok(one::<i64>(r.conn, schema::PG_VERSION, &[])?.unwrap_or(0)),
+        })
     }
 
     /// Runs `f` in one read transaction. On SQLite it runs on this thread (a WAL snapshot
@@ -278,14 +300,35 @@ impl Writer<'_> {
     ///
     /// SQLite needs nothing: its single writer already runs one job at a time.
     pub fn hold(&self, keys: &[&str]) -> Result<(), StoreError> {
-        match self.conn {
-            Conn::Sqlite(_) => Ok(()),
-            Conn::Postgres(_) => {
-                for key in keys {
-                    change(self.conn, postgres::HOLD, &[key])?;
-                }
-                Ok(())
-            }
+        for key in keys {
+            self.advisory(postgres::HOLD, key)?;
         }
+        Ok(())
+    }
+
+    /// Holds the key lock: shared while sealing a secret, alone while re-sealing every one, so
+    /// no secret is sealed under a key a concurrent rotation is replacing.
+    pub(super) fn hold_key(&self, alone: bool) -> Result<(), StoreError> {
+        let sql = if alone {
+            postgres::HOLD
+        } else {
+            postgres::HOLD_SHARED
+        };
+        self.advisory(sql, postgres::KEY_LOCK)
+    }
+
+    /// Takes the advisory lock `name` with `sql` on PostgreSQL, unless this job already holds
+    /// it (a job that checks a code may pass several checks that each hold the identity).
+    fn advisory(&self, sql: &'static str, name: &str) -> Result<(), StoreError> {
+        if matches!(self.conn, Conn::Sqlite(_)) {
+            return Ok(());
+        }
+        let mut held = self.held.borrow_mut();
+        if held.iter().any(|(s, n)| *s == sql && n == name) {
+            return Ok(());
+        }
+        change(self.conn, sql, &[&name])?;
+        held.push((sql, name.to_owned()));
+        Ok(())
     }
 }

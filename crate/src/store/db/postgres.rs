@@ -30,7 +30,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::IsolationLevel;
 
 use super::conn::{Conn, Pg, PgRun};
-use super::{schema, tfa, Reader, RollsBack, Writer};
+use super::{schema, settle, tfa, Reader, RollsBack, Writer};
 use crate::store::crypto::{self, KeyFiles, KeyRing};
 use crate::store::StoreError;
 
@@ -39,7 +39,7 @@ pub(super) const HOLD: &str = "SELECT pg_advisory_xact_lock(hashtextextended(?1,
 /// The lock name that sealing a secret holds shared and a key rotation holds alone, so no
 /// secret is sealed under a key a concurrent rotation is replacing.
 pub(super) const KEY_LOCK: &str = "/key";
-const HOLD_SHARED: &str = "SELECT pg_advisory_xact_lock_shared(hashtextextended(?1, 0))";
+pub(super) const HOLD_SHARED: &str = "SELECT pg_advisory_xact_lock_shared(hashtextextended(?1, 0))";
 /// The session lock of [`Postgres::open`].
 const OPEN_LOCK: &str = "SELECT pg_advisory_lock(hashtextextended('tfa:open', 0))";
 const OPEN_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtextextended('tfa:open', 0))";
@@ -332,19 +332,6 @@ impl Postgres {
             .ok_or(StoreError::WriterGone)
     }
 
-    /// The schema version recorded in the database.
-    pub(super) fn schema_version(&self) -> Result<i64, StoreError> {
-        off_runtime(|| {
-            let rt = self.handle()?;
-            let client = rt.block_on(self.pool.get())?;
-            Trip {
-                client: &client,
-                rt: &rt,
-            }
-            .version()
-        })
-    }
-
     /// One read trip: a read-only snapshot transaction on a pooled connection.
     pub(super) fn read<T, E>(
         &self,
@@ -375,12 +362,7 @@ impl Postgres {
                 keys,
             });
             // Nothing was written: ending the snapshot cannot lose anything.
-            let end = rt.block_on(tx.commit()).map_err(StoreError::from);
-            match (result, end) {
-                (Ok(v), Ok(())) => Ok(v),
-                (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => Err(E::from(e)),
-            }
+            settle(result, rt.block_on(tx.commit()).map_err(StoreError::from))
         })
     }
 
@@ -401,15 +383,13 @@ impl Postgres {
             let tx = rt
                 .block_on(client.transaction())
                 .map_err(StoreError::from)?;
-            let result = f(&Writer {
-                reader: Reader {
-                    conn: Conn::Postgres(&Trip {
-                        client: &tx,
-                        rt: &rt,
-                    }),
-                    keys,
-                },
-            });
+            let result = f(&Writer::new(
+                Conn::Postgres(&Trip {
+                    client: &tx,
+                    rt: &rt,
+                }),
+                keys,
+            ));
             let undo = matches!(&result, Err(e) if e.rolls_back());
             let end = if undo {
                 rt.block_on(tx.rollback())
@@ -417,11 +397,7 @@ impl Postgres {
                 rt.block_on(tx.commit())
             }
             .map_err(|e| StoreError::Transaction(e.to_string()));
-            match (result, end) {
-                (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => Err(E::from(e)),
-                (Ok(v), Ok(())) => Ok(v),
-            }
+            settle(result, end)
         })
     }
 }
@@ -464,19 +440,4 @@ fn client_tls(options: &Options) -> Result<rustls::ClientConfig, StoreError> {
         .map_err(|e| StoreError::Transaction(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-impl Writer<'_> {
-    /// Holds the key lock: shared while sealing a secret, alone while re-sealing every one.
-    /// Nothing on SQLite, whose writer runs one job at a time.
-    pub(super) fn hold_key(&self, alone: bool) -> Result<(), StoreError> {
-        match self.conn {
-            Conn::Sqlite(_) => Ok(()),
-            Conn::Postgres(pg) => {
-                let sql = if alone { HOLD } else { HOLD_SHARED };
-                pg.execute(&super::conn::pg_sql(sql), &[&KEY_LOCK])?;
-                Ok(())
-            }
-        }
-    }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::conn::Conn;
-use super::{schema, tfa, Reader, RollsBack, Writer};
+use super::{schema, settle, tfa, Reader, RollsBack, Writer};
 use crate::store::crypto::{self, KeyFiles, KeyRing};
 use crate::store::{StoreError, DB_FILE};
 
@@ -213,11 +213,8 @@ impl Sqlite {
                 };
                 let result = run_in_savepoint(conn, keys, f);
                 Box::new(move |commit: Result<(), &StoreError>| {
-                    reply(match (result, commit) {
-                        (Ok(v), Ok(())) => Ok(v),
-                        (Err(e), _) => Err(e),
-                        (Ok(_), Err(e)) => Err(E::from(StoreError::Transaction(e.to_string()))),
-                    })
+                    let commit = commit.map_err(|e| StoreError::Transaction(e.to_string()));
+                    reply(settle(result, commit))
                 })
             },
         );
@@ -248,12 +245,7 @@ where
         keys,
     });
     // Nothing was written: ending the snapshot cannot lose anything, whatever `f` returned.
-    let end = exec(conn, "COMMIT");
-    match (result, end) {
-        (Ok(v), Ok(())) => Ok(v),
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(E::from(e)),
-    }
+    settle(result, exec(conn, "COMMIT"))
 }
 
 /// Runs one job inside a savepoint of the writer's open transaction.
@@ -266,23 +258,14 @@ where
     E: From<StoreError> + RollsBack,
 {
     exec(conn, "SAVEPOINT job").map_err(E::from)?;
-    let result = f(&Writer {
-        reader: Reader {
-            conn: Conn::Sqlite(conn),
-            keys,
-        },
-    });
+    let result = f(&Writer::new(Conn::Sqlite(conn), keys));
     let undo = matches!(&result, Err(e) if e.rolls_back());
     let end = if undo {
         exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
     } else {
         exec(conn, "RELEASE job")
     };
-    match (result, end) {
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(E::from(e)),
-        (Ok(v), Ok(())) => Ok(v),
-    }
+    settle(result, end)
 }
 
 fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
